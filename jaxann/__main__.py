@@ -1,0 +1,5 @@
+import sys
+
+from jaxann.cli import main
+
+sys.exit(main())

@@ -1,0 +1,113 @@
+"""The `jaxann` command line (also `python -m jaxann`).
+
+Every rejection of bad input is one line on stderr, `jaxann: error: ...`, and exit
+status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from jaxann.errors import JaxannError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (what was wrong) and exit status 2."""
+
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        sys.exit(2)
+
+
+def int_list(text: str) -> list[int]:
+    """'100,50' -> [100, 50]; every entry a positive integer."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of positive integers (e.g. 100,50)"
+        )
+    return values
+
+
+def _gradcheck_parser(sub):
+    from jaxann.activations import ACTIVATIONS
+    from jaxann.losses import LOSSES
+
+    p = sub.add_parser(
+        "gradcheck",
+        help="backprop vs jax.grad vs finite differences, per layer",
+        description="Compare the explicit backprop with jax.grad and central finite "
+        "differences on a random network and batch; exit 1 when any relative error "
+        "passes its tolerance.",
+    )
+    p.add_argument("--sizes", type=int_list, default=[4, 5, 3],
+                   help="layer sizes n_0,...,n_L (default 4,5,3)")
+    p.add_argument("--activation", choices=list(ACTIVATIONS), default="relu")
+    p.add_argument("--loss", choices=list(LOSSES), default="cross_entropy")
+    p.add_argument("--alpha", type=float, default=1e-4, help="L2 strength (default 1e-4)")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    p.add_argument("--batch", type=int, default=8, help="rows in the random batch (default 8)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=_run_gradcheck)
+
+
+def _run_gradcheck(args) -> int:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # finite differences in float64
+    import jax.numpy as jnp
+
+    from jaxann.gradcheck import gradcheck
+    from jaxann.network import init_mlp
+
+    if len(args.sizes) < 2:
+        raise JaxannError(f"--sizes {args.sizes} needs at least two layers (inputs, outputs)")
+    if args.batch <= 0:
+        raise JaxannError(f"--batch {args.batch} must be a positive integer")
+    if args.alpha < 0:
+        raise JaxannError(f"--alpha {args.alpha} must be >= 0")
+    k_init, k_x, k_y = jax.random.split(jax.random.key(args.seed), 3)
+    params = init_mlp(k_init, args.sizes, dtype=jnp.dtype(args.dtype))
+    x = jax.random.normal(k_x, (args.batch, args.sizes[0]), args.dtype)
+    if args.loss == "cross_entropy":
+        y = jax.random.randint(k_y, (args.batch,), 0, args.sizes[-1])
+    else:
+        y = jax.random.normal(k_y, (args.batch, args.sizes[-1]), args.dtype)
+    report = gradcheck(params, x, y, args.activation, args.loss, args.alpha)
+    if args.json:
+        config = {k: getattr(args, k) for k in ("sizes", "activation", "loss", "alpha",
+                                                  "dtype", "batch", "seed")}
+        print(json.dumps({"config": config} | report.to_dict(), indent=2))
+    else:
+        print(
+            f"gradcheck: sizes {'-'.join(map(str, args.sizes))}, activation {args.activation}, "
+            f"loss {args.loss}, alpha {args.alpha:g}, {args.dtype}, batch {args.batch}, "
+            f"seed {args.seed}"
+        )
+        print(report.table())
+    return 0 if report.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="jaxann", description="Feedforward neural networks in JAX.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _gradcheck_parser(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except JaxannError as e:
+        print(f"jaxann: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("jaxann: interrupted", file=sys.stderr)
+        return 130

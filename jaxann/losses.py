@@ -1,0 +1,154 @@
+"""Costs on the output layer's activation a^L, their output-layer deltas, and L2.
+
+Shapes: a^L is (m, n_L) for a batch or (n_L,) for one example; targets y are integer
+class labels (m,) or targets / one-hot rows (m, n_L) (for one example: a scalar label or
+(n_L,)). The output layer is linear (a^L = z^L); the costs apply softmax themselves.
+
+Per example (the lecture's e; the batch cost C is the mean of e over the m examples):
+
+    cross_entropy:  e = -sum_j y_j log p_j,  p = softmax(a^L)
+    mse:            e =  sum_j (a^L_j - y_j)^2          (the lecture's MSE: no 1/2, no 1/n_L)
+
+Regularisation, scikit-learn's convention (m = rows in the batch, biases not penalised):
+
+    l2 = alpha / (2 m) * sum_l ||W^l||^2
+
+Each cost owns its output-layer delta, delta^L = de/dz^L, used by `jaxann.backprop`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxann.errors import JaxannError
+
+
+def softmax(a: jax.Array) -> jax.Array:
+    """p_j = exp(a_j) / sum_j' exp(a_j') over the last axis.
+
+    The largest a_j is subtracted first (softmax is unchanged by a shift), so exp never
+    overflows, even for |a| of 1e4.
+    """
+    e = jnp.exp(a - jax.lax.stop_gradient(a.max(axis=-1, keepdims=True)))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def log_softmax(a: jax.Array) -> jax.Array:
+    """log p_j = a_j - log sum_j' exp(a_j'), computed from the shifted logits.
+
+    Never log(softmax(a)): that is -inf where p underflows to 0, and its gradient NaN.
+    """
+    shifted = a - jax.lax.stop_gradient(a.max(axis=-1, keepdims=True))
+    return shifted - jnp.log(jnp.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+# --- per-example costs e(a^L, y) and their deltas, with y a target row (n_L,) -------------
+
+def _cross_entropy_e(a, y):
+    return -jnp.sum(y * log_softmax(a))
+
+
+def _cross_entropy_delta(a, y):
+    # e = -sum_j y_j log p_j with p = softmax(a). Softmax is not elementwise, so the
+    # lecture's de/da^L * h'(z^L) is replaced by the full chain rule through the Jacobian
+    # dp_j/da_k = p_j (delta_jk - p_k):
+    #   de/da_k = -sum_j y_j (delta_jk - p_k) = p_k sum_j y_j - y_k.
+    # For one-hot (or any probability) targets sum_j y_j = 1, giving delta^L = p - y.
+    # We keep the general form so the delta equals autodiff for any targets.
+    return softmax(a) * jnp.sum(y) - y
+
+
+def _mse_e(a, y):
+    r = a - y
+    return jnp.sum(r * r)
+
+
+def _mse_delta(a, y):
+    # e = sum_j (a_j - y_j)^2 and the output layer is linear (h' = 1):
+    #   delta^L = de/da^L * h'(z^L) = 2 (a - y)
+    return 2 * (a - y)
+
+
+class Loss(NamedTuple):
+    """A per-example cost e(a^L, y) and its output-layer delta de/dz^L."""
+
+    e: Callable[[jax.Array, jax.Array], jax.Array]
+    delta: Callable[[jax.Array, jax.Array], jax.Array]
+
+
+LOSSES: dict[str, Loss] = {
+    "cross_entropy": Loss(_cross_entropy_e, _cross_entropy_delta),
+    "mse": Loss(_mse_e, _mse_delta),
+}
+
+
+def get_loss(name: str) -> Loss:
+    """Look a cost up by name; an unknown name raises ValueError listing the valid ones."""
+    try:
+        return LOSSES[name]
+    except (KeyError, TypeError):
+        raise JaxannError(f"unknown loss {name!r}; expected one of: {', '.join(LOSSES)}") from None
+
+
+def as_targets(y, n_out: int, m: int, dtype) -> jax.Array:
+    """Target rows (m, n_out) from integer labels (m,) or targets (m, n_out).
+
+    Raises ValueError for a wrong shape, and for labels outside 0..n_out-1 when their
+    values are known (not under a jax transformation, where they cannot be inspected).
+    """
+    y = jnp.asarray(y) if not isinstance(y, jax.Array) else y
+    if jnp.issubdtype(y.dtype, jnp.integer) or y.dtype == jnp.bool_:
+        if y.shape != (m,):
+            raise JaxannError(
+                f"integer labels y have shape {y.shape}; expected ({m},), one label per row of x"
+            )
+        if not isinstance(y, jax.core.Tracer) and m > 0:
+            lo, hi = int(np.min(y)), int(np.max(y))
+            if lo < 0 or hi >= n_out:
+                raise JaxannError(
+                    f"labels y range over {lo}..{hi}; expected 0..{n_out - 1} "
+                    f"for an output layer of {n_out} units"
+                )
+        return jax.nn.one_hot(y, n_out, dtype=dtype)
+    if y.shape != (m, n_out):
+        raise JaxannError(
+            f"targets y have shape {y.shape}; expected ({m}, {n_out}) to match x's {m} rows "
+            f"and the output layer's {n_out} units (or integer labels of shape ({m},))"
+        )
+    return y.astype(dtype)
+
+
+def _batch(a_L, y, e):
+    a_L = jnp.asarray(a_L)
+    single = a_L.ndim == 1
+    a2 = a_L[None, :] if single else a_L
+    y2 = jnp.asarray(y)
+    y2 = y2[None, ...] if single else y2
+    t = as_targets(y2, a2.shape[-1], a2.shape[0], a2.dtype)
+    return jnp.mean(jax.vmap(e)(a2, t))
+
+
+def cross_entropy(a_L, y) -> jax.Array:
+    """C = -1/m sum_i sum_j y_ij log softmax(a^L_i)_j: the mean per-example cross-entropy.
+
+    a_L: (m, n_L) or (n_L,); y: labels (m,) / targets (m, n_L), or one example's.
+    """
+    return _batch(a_L, y, _cross_entropy_e)
+
+
+def mse(a_L, y) -> jax.Array:
+    """MSE = 1/m sum_i sum_j (a^L_ij - y_ij)^2, as the lecture defines it.
+
+    a_L: (m, n_L) or (n_L,); y: labels (m,) (one-hot encoded) / targets (m, n_L).
+    """
+    return _batch(a_L, y, _mse_e)
+
+
+def l2_penalty(params, alpha, m) -> jax.Array:
+    """alpha / (2 m) * sum_l ||W^l||^2 over the weights only (biases are not penalised)."""
+    sq = sum(jnp.sum(layer["W"] * layer["W"]) for layer in params)
+    return alpha / (2 * m) * sq

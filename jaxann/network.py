@@ -1,0 +1,159 @@
+"""The layered network: initialisation, the forward pass, and its cost.
+
+Layer convention (used everywhere in jaxann, never renumbered): the input is layer 0 with
+n_0 units, the layers l = 1..L follow, and layer L is the output. `params` is a tuple of
+L layers, `params[l - 1] = {"W": W^l, "b": b^l}` with W^l of shape (n_{l-1}, n_l) --
+entry (i, j) is the lecture's theta_ij^l, from node i of layer l-1 to node j of layer l --
+and b^l of shape (n_l,). So that no formula needs a transpose:
+
+    z^l = a^{l-1} @ W^l + b^l,      a^l = h(z^l)  for l < L,      a^L = z^L (linear output)
+
+with a^0 = x. The cost (softmax + cross-entropy, or MSE) acts on a^L; see
+`jaxann.losses`. Parameters are arrays only; the activation and loss are names, static
+arguments of the compiled functions, so `jax.jit` compiles one program per architecture.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+
+from jaxann.activations import get_activation
+from jaxann.errors import JaxannError
+from jaxann.losses import as_targets, get_loss, l2_penalty
+
+INITS = ("glorot_uniform", "glorot_normal", "he_normal")
+
+
+def _init_layer(key, n_in, n_out, init, dtype):
+    key_W, key_b = jax.random.split(key)
+    if init == "glorot_uniform":
+        # scikit-learn's scheme: W and b both uniform in +-sqrt(6 / (fan_in + fan_out))
+        bound = (6.0 / (n_in + n_out)) ** 0.5
+        W = jax.random.uniform(key_W, (n_in, n_out), dtype, -bound, bound)
+        b = jax.random.uniform(key_b, (n_out,), dtype, -bound, bound)
+    elif init == "glorot_normal":
+        # W ~ N(0, 2 / (fan_in + fan_out)), b = 0
+        W = jax.random.normal(key_W, (n_in, n_out), dtype) * (2.0 / (n_in + n_out)) ** 0.5
+        b = jnp.zeros((n_out,), dtype)
+    else:  # he_normal: W ~ N(0, 2 / fan_in), b = 0 (for ReLU layers)
+        W = jax.random.normal(key_W, (n_in, n_out), dtype) * (2.0 / n_in) ** 0.5
+        b = jnp.zeros((n_out,), dtype)
+    return {"W": W, "b": b}
+
+
+def init_mlp(key, sizes: Sequence[int], init: str = "glorot_uniform", dtype=jnp.float32):
+    """Random parameters for a network with layer sizes [n_0, n_1, ..., n_L].
+
+    key: a `jax.random.key`, split once per layer (then into W and b).
+    sizes: at least two positive integers, input width first, output width last.
+    init: "glorot_uniform" (scikit-learn's: W and b ~ U(+-sqrt(6 / (n_in + n_out)))),
+          "glorot_normal" or "he_normal" (biases zero for the two normal schemes).
+    Returns a tuple of L dicts {"W": (n_{l-1}, n_l), "b": (n_l,)}.
+    """
+    sizes = list(sizes)
+    if len(sizes) < 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes):
+        raise JaxannError(
+            f"sizes {sizes!r} is not a network; expected at least two positive integers "
+            "[n_inputs, ..., n_outputs]"
+        )
+    if init not in INITS:
+        raise JaxannError(f"unknown init {init!r}; expected one of: {', '.join(INITS)}")
+    keys = jax.random.split(key, len(sizes) - 1)
+    return tuple(
+        _init_layer(k, n_in, n_out, init, dtype)
+        for k, n_in, n_out in zip(keys, sizes[:-1], sizes[1:])
+    )
+
+
+def feedforward(params, x, activation: str):
+    """The forward pass for ONE example x (n_0,), keeping every layer's values.
+
+    Returns (zs, activations): zs[l-1] = z^l for l = 1..L, and activations[l] = a^l for
+    l = 0..L (activations[0] = x). Hidden layers apply h; the output layer is linear.
+    """
+    h = get_activation(activation).h
+    a = x
+    zs, activations = [], [a]
+    L = len(params)
+    for l, layer in enumerate(params, start=1):
+        z = a @ layer["W"] + layer["b"]
+        a = h(z) if l < L else z
+        zs.append(z)
+        activations.append(a)
+    return zs, activations
+
+
+def _output(params, x, activation):
+    return feedforward(params, x, activation)[1][-1]
+
+
+def check_input(params, x) -> jax.Array:
+    """x as an array of params' dtype, shape (m, n_0) or (n_0,); else ValueError."""
+    if not isinstance(params, (tuple, list)) or not params or not all(
+        isinstance(layer, dict) and "W" in layer and "b" in layer for layer in params
+    ):
+        raise JaxannError('params must be a non-empty tuple of layers {"W": ..., "b": ...}')
+    W1 = params[0]["W"]
+    x = jnp.asarray(x)
+    n_0 = W1.shape[0]
+    if x.ndim not in (1, 2) or x.shape[-1] != n_0:
+        raise JaxannError(
+            f"x has shape {x.shape}; expected (m, {n_0}) or ({n_0},) for a first layer of "
+            f"{n_0} inputs"
+        )
+    return x.astype(W1.dtype)
+
+
+@partial(jax.jit, static_argnames=("activation",))
+def _forward(params, x, activation):
+    if x.ndim == 1:
+        return _output(params, x, activation)
+    return jax.vmap(_output, in_axes=(None, 0, None))(params, x, activation)
+
+
+def forward(params, x, activation: str = "relu") -> jax.Array:
+    """a^L for a batch x (m, n_0) -> (m, n_L), or for one example x (n_0,) -> (n_L,).
+
+    Hidden layers apply the activation named by `activation`; the output layer is linear
+    (apply `jaxann.softmax` for class probabilities). x is cast to the parameters' dtype.
+    """
+    get_activation(activation)
+    return _forward(params, check_input(params, x), activation)
+
+
+def _cost(params, x, t, activation, loss, alpha):
+    """C = 1/m sum_i e(a^L(x_i), t_i) + alpha / (2 m) sum ||W||^2, for target rows t."""
+    e = get_loss(loss).e
+    per_example = jax.vmap(lambda xi, ti: e(_output(params, xi, activation), ti))(x, t)
+    return jnp.mean(per_example) + l2_penalty(params, alpha, x.shape[0])
+
+
+_cost_jit = jax.jit(_cost, static_argnames=("activation", "loss"))
+
+
+def prepare(params, x, y, activation, loss):
+    """Validate names and shapes; return x (m, n_0) and target rows t (m, n_L)."""
+    get_activation(activation)
+    get_loss(loss)
+    x = check_input(params, x)
+    if x.ndim == 1:
+        x, y = x[None, :], jnp.asarray(y)[None, ...]
+    n_L = params[-1]["W"].shape[1]
+    return x, as_targets(y, n_L, x.shape[0], x.dtype)
+
+
+def loss(params, x, y, activation: str = "relu", loss: str = "cross_entropy", alpha=0.0):
+    """The regularised cost C(theta) of the network on a batch.
+
+        C = 1/m sum_i e(a^L(x_i), y_i) + alpha / (2 m) sum_l ||W^l||^2
+
+    x: (m, n_0) (or one example (n_0,)); y: integer labels (m,) or targets (m, n_L);
+    loss: "cross_entropy" (softmax on a^L) or "mse" (on a^L). `jax.grad(loss)` is the
+    autodiff counterpart of `jaxann.backprop` with the same arguments.
+    """
+    x, t = prepare(params, x, y, activation, loss)
+    return _cost_jit(params, x, t, activation, loss, alpha)

@@ -1,0 +1,21 @@
+"""Strict JAX for every test: rank promotion raises; keys come from a fixture.
+
+float64 is turned on only inside the tests that compare gradients (the `x64` fixture),
+so that the rest of the suite runs in the float32 our users train in.
+"""
+
+import jax
+import pytest
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture
+def x64():
+    with jax.enable_x64(True):
+        yield
+
+
+@pytest.fixture
+def key():
+    return jax.random.key(0)
