@@ -10,17 +10,20 @@ For one training instance (x, y), with the layer numbering of `jaxann.network`:
 
 `backprop` runs steps 1-3 for each example, `jax.vmap`-ed over the batch, then averages
 step 4 over the m examples -- sum_i a_i^{l-1} (delta_i^l)^T is one matrix product,
-(a^{l-1})^T @ delta^l -- and adds the L2 term's gradient alpha / m * W^l. The result has
+(a^{l-1})^T @ delta^l, rather than m outer products summed -- and adds the L2 term's
+gradient alpha / m * W^l. The result has
 the tree structure of `params` and equals `jax.grad(jaxann.loss)` to rounding.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 
 from jaxann.activations import get_activation
-from jaxann.losses import get_loss
+from jaxann.losses import get_loss, l2_penalty
 from jaxann.network import feedforward, prepare
 
 
@@ -49,22 +52,33 @@ def example_gradient(params, x, t, activation: str, loss: str):
     )
 
 
-def _backprop(params, x, t, activation, loss, alpha):
-    m = x.shape[0]
+def value_and_backprop(params, x, t, w, activation: str, loss: str, alpha):
+    """((C, a^L), dC/dtheta) for rows x (m, n_0), target rows t (m, n_L), row weights w (m,).
+
+    The same value, output and weighting as `jaxann.network.cost` (w = 0 marks padding,
+    m = sum_i w_i), with the gradient from the delta recursion instead of autodiff.
+    """
+    e = get_loss(loss).e
     activations, ds = jax.vmap(deltas, in_axes=(None, 0, 0, None, None))(
         params, x, t, activation, loss
     )
-    return tuple(
+    m = jnp.sum(w)
+    a_L = activations[-1]
+    C = jnp.sum(w * jax.vmap(e)(a_L, t)) / m + l2_penalty(params, alpha, m)
+    grads = tuple(
         {
-            # 1/m sum_i a_i^{l-1} (delta_i^l)^T + alpha / m W^l
-            "W": (a_prev.T @ delta) / m + (alpha / m) * layer["W"],
-            "b": jnp.mean(delta, axis=0),
+            # 1/m sum_i w_i a_i^{l-1} (delta_i^l)^T + alpha / m W^l
+            "W": (a_prev.T @ (delta * w[:, None])) / m + (alpha / m) * layer["W"],
+            "b": (w @ delta) / m,
         }
         for layer, a_prev, delta in zip(params, activations, ds)
     )
+    return (C, a_L), grads
 
 
-_backprop_jit = jax.jit(_backprop, static_argnames=("activation", "loss"))
+@partial(jax.jit, static_argnames=("activation", "loss"))
+def _backprop(params, x, t, activation, loss, alpha):
+    return value_and_backprop(params, x, t, jnp.ones(x.shape[0], x.dtype), activation, loss, alpha)[1]
 
 
 def backprop(params, x, y, activation: str = "relu", loss: str = "cross_entropy", alpha=0.0):
@@ -74,4 +88,4 @@ def backprop(params, x, y, activation: str = "relu", loss: str = "cross_entropy"
     Returns a tuple of {"W": (n_{l-1}, n_l), "b": (n_l,)}, like params.
     """
     x, t = prepare(params, x, y, activation, loss)
-    return _backprop_jit(params, x, t, activation, loss, alpha)
+    return _backprop(params, x, t, activation, loss, alpha)

@@ -94,9 +94,198 @@ def _run_gradcheck(args) -> int:
     return 0 if report.ok else 1
 
 
+def batch_size(text: str):
+    """'200' -> 200, 'full' -> None (full-batch gradient descent)."""
+    if text == "full":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer or 'full'")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def _train_parser(sub):
+    from jaxann.activations import ACTIVATIONS
+    from jaxann.data import DATASETS
+    from jaxann.losses import LOSSES
+    from jaxann.train import GRADS, OPTIMIZERS, TrainConfig
+
+    d = TrainConfig()
+    p = sub.add_parser(
+        "train",
+        help="train and evaluate a network",
+        description="Train a feedforward network and report its training and test accuracy. "
+        "The defaults are the lecture's configuration (784-50-10 relu, SGD lr 0.1 with "
+        "Nesterov momentum 0.9, alpha 1e-4, batch 200, 10 epochs, seed 1) on digits.",
+    )
+    p.add_argument("--dataset", choices=DATASETS, default="digits", help="default: digits (offline)")
+    p.add_argument("--data-dir", help="folder with the IDX files (else $JAXANN_DATA_DIR, then the cache)")
+    p.add_argument("--hidden", type=int_list, default=list(d.hidden), help="hidden sizes, e.g. 100,50 (default 50)")
+    p.add_argument("--activation", choices=list(ACTIVATIONS), default=d.activation)
+    p.add_argument("--loss", choices=list(LOSSES), default=d.loss)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
+    p.add_argument("--lr", type=float, default=d.lr, help="learning rate (default 0.1)")
+    p.add_argument("--momentum", type=float, default=d.momentum, help="SGD momentum (default 0.9; 0 = plain SGD)")
+    p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov,
+                   help="Nesterov momentum (default on)")
+    p.add_argument("--alpha", type=float, default=d.alpha, help="L2 strength (default 1e-4)")
+    p.add_argument("--batch-size", type=batch_size, default=d.batch_size,
+                   help="rows per batch: 1 = online, 'full' = full batch (default 200)")
+    p.add_argument("--epochs", type=positive_int, default=d.epochs, help="default 10")
+    p.add_argument("--seed", type=int, default=d.seed, help="default 1")
+    p.add_argument("--grad", choices=GRADS, default=d.grad, help="gradient source (default autodiff)")
+    p.add_argument("--tol", type=float, default=d.tol, help="stopping tolerance (default 1e-4)")
+    p.add_argument("--n-iter-no-change", type=positive_int, default=d.n_iter_no_change,
+                   help="epochs without improvement before stopping (default 10)")
+    p.add_argument("--validation-fraction", type=float, default=d.validation_fraction,
+                   help="share of the training rows held out for early stopping (default 0: none)")
+    p.add_argument("--out", help="folder for params.npz, metrics.json and loss_curve.png")
+    p.add_argument("--metrics", help="write the metrics as JSON to this file")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch log, no progress bar")
+    p.set_defaults(run=_run_train)
+
+
+class _ProgressBar:
+    """One line on stderr, redrawn after each epoch: only on a terminal."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled = total, enabled
+
+    def update(self, k: int, loss: float, seconds: float):
+        if not self.enabled:
+            return
+        width = 30
+        done = int(width * k / self.total)
+        eta = seconds * (self.total - k)
+        sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] epoch {k}/{self.total} "
+                         f"loss {loss:.5f} eta {eta:5.1f}s ")
+        sys.stderr.flush()
+
+    def close(self):
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 79 + "\r")
+            sys.stderr.flush()
+
+
+def device_name() -> str:
+    import jax
+
+    dev = jax.devices()[0]
+    return f"{dev.platform}: {dev.device_kind} (x{jax.device_count()})"
+
+
+def _run_train(args) -> int:
+    from dataclasses import asdict
+
+    from jaxann.data import load
+    from jaxann.train import TrainConfig, accuracy, fit
+
+    config = TrainConfig(
+        hidden=tuple(args.hidden), activation=args.activation, loss=args.loss,
+        optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
+        alpha=args.alpha, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
+        grad=args.grad, tol=args.tol, n_iter_no_change=args.n_iter_no_change,
+        validation_fraction=args.validation_fraction,
+    ).validate()
+    data = load(args.dataset, args.data_dir)
+    sizes = [data.x_train.shape[1], *config.hidden, data.n_classes]
+    if not args.quiet:
+        print(f"jaxann train: {data.name} ({len(data.x_train)} train / {len(data.x_test)} test rows, "
+              f"{data.source}); network {'-'.join(map(str, sizes))} {config.activation}, "
+              f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size or 'full'}, "
+              f"grad {config.grad}; {device_name()}")
+    bar = _ProgressBar(config.epochs, enabled=not args.quiet and sys.stderr.isatty())
+
+    def log(k, history):
+        bar.close()
+        if not args.quiet:
+            print(f"Iteration {k}, loss = {history.loss[-1]:.8f}", flush=True)
+        bar.update(k, history.loss[-1], history.seconds[-1])
+
+    result = fit(config, data.x_train, data.y_train, n_out=data.n_classes, callback=log)
+    bar.close()
+    history = result.history
+    if history.stopped.startswith("the loss became"):
+        raise TrainingDiverged(f"training diverged: {history.stopped}; lower the learning rate (--lr)")
+    if history.stopped and not args.quiet:
+        print(f"Stopped after {len(history.loss)} epochs: {history.stopped}")
+    train_acc = accuracy(result.params, data.x_train, data.y_train, config.activation)
+    test_acc = accuracy(result.params, data.x_test, data.y_test, config.activation)
+    print(f"Training set score: {train_acc:f}")
+    print(f"Test set score: {test_acc:f}")
+    metrics = {
+        "train_accuracy": train_acc,
+        "test_accuracy": test_acc,
+        "loss_curve": history.loss,
+        "fit_seconds": result.fit_seconds,
+        "compile_seconds": result.compile_seconds,
+        "device": device_name(),
+        "config": asdict(config) | {"hidden": list(config.hidden)},
+        "dataset": {"name": data.name, "source": data.source, "n_train": len(data.x_train),
+                    "n_test": len(data.x_test), "sizes": sizes},
+        "n_iter": len(history.loss),
+        "history": history.to_dict(),
+    }
+    if args.metrics:
+        _write_json(args.metrics, metrics)
+    if args.out:
+        _save_run(args.out, result, metrics)
+    return 0
+
+
+class TrainingDiverged(Exception):
+    """Training produced a non-finite loss (exit status 1, not a usage error)."""
+
+
+def _write_json(path, obj):
+    from jaxann.checkpoint import atomic_write
+
+    try:
+        atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
+    except OSError as e:
+        raise JaxannError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _save_run(out, result, metrics):
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jaxann.checkpoint import save_params
+    from jaxann.plots import loss_curve
+
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        save_params(out / "params.npz", result.params)
+    except OSError as e:
+        raise JaxannError(f"cannot write to {out}: {e.strerror or e}") from None
+    _write_json(out / "metrics.json", metrics)
+    ax = loss_curve(result.history)
+    ax.figure.savefig(out / "loss_curve.png", dpi=100)
+    plt.close(ax.figure)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jaxann", description="Feedforward neural networks in JAX.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _train_parser(sub)
     _gradcheck_parser(sub)
     return parser
 
@@ -108,6 +297,9 @@ def main(argv=None) -> int:
     except JaxannError as e:
         print(f"jaxann: error: {e}", file=sys.stderr)
         return 2
+    except TrainingDiverged as e:
+        print(f"jaxann: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("jaxann: interrupted", file=sys.stderr)
         return 130

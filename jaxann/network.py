@@ -125,14 +125,23 @@ def forward(params, x, activation: str = "relu") -> jax.Array:
     return _forward(params, check_input(params, x), activation)
 
 
-def _cost(params, x, t, activation, loss, alpha):
-    """C = 1/m sum_i e(a^L(x_i), t_i) + alpha / (2 m) sum ||W||^2, for target rows t."""
+def cost(params, x, t, w, activation: str, loss: str, alpha):
+    """(C, a^L) for a batch of rows x (m, n_0) with target rows t (m, n_L) and row weights w (m,).
+
+        C = 1/m sum_i w_i e(a^L(x_i), t_i) + alpha / (2 m) sum_l ||W^l||^2,   m = sum_i w_i
+
+    w is 1 for a real row and 0 for padding (a ragged last batch padded to full size), so
+    the mean and the L2 term use the real batch size. a^L (m, n_L) comes back beside C.
+    """
     e = get_loss(loss).e
-    per_example = jax.vmap(lambda xi, ti: e(_output(params, xi, activation), ti))(x, t)
-    return jnp.mean(per_example) + l2_penalty(params, alpha, x.shape[0])
+    a_L = jax.vmap(_output, in_axes=(None, 0, None))(params, x, activation)
+    m = jnp.sum(w)
+    return jnp.sum(w * jax.vmap(e)(a_L, t)) / m + l2_penalty(params, alpha, m), a_L
 
 
-_cost_jit = jax.jit(_cost, static_argnames=("activation", "loss"))
+@partial(jax.jit, static_argnames=("activation", "loss"))
+def _loss(params, x, t, activation, loss, alpha):
+    return cost(params, x, t, jnp.ones(x.shape[0], x.dtype), activation, loss, alpha)[0]
 
 
 def prepare(params, x, y, activation, loss):
@@ -156,4 +165,4 @@ def loss(params, x, y, activation: str = "relu", loss: str = "cross_entropy", al
     autodiff counterpart of `jaxann.backprop` with the same arguments.
     """
     x, t = prepare(params, x, y, activation, loss)
-    return _cost_jit(params, x, t, activation, loss, alpha)
+    return _loss(params, x, t, activation, loss, alpha)

@@ -1,0 +1,337 @@
+"""Training by gradient descent over optax: online, mini-batch and full-batch.
+
+The pieces, each built once per run and reused (never rebuilt inside a loop):
+
+    optimizer = make_optimizer(config)               optax, hyperparameters as inputs
+    step      = make_step(optimizer, config)         (state, batch) -> (state, metrics)
+    epoch     = make_epoch(step, batch_size, n)      one `jax.lax.scan` over the batches
+
+`step` is a pure function of a `TrainState` and one batch (x rows, target rows, row
+weights); its gradient comes from `jax.grad` (grad="autodiff") or from the explicit delta
+recursion (grad="backprop"), through the same code. `epoch(state, x, t, order)` takes the
+data as arguments (never closed over, so it is not baked into the program) and the
+epoch's row order; it pads the last, partial batch to full size with rows of weight 0,
+so every batch has one shape, one program serves every epoch, and no sample is dropped.
+Shuffling draws the order from `jax.random.fold_in(key, epoch)` on the device. Nothing in
+an epoch reads a value back to the host; `fit` reads the epoch's metrics once, after it.
+
+Batch size: 1 is online learning, n (or None) full-batch gradient descent, anything
+between mini-batch. The epoch loss is scikit-learn's: sum(batch cost * batch rows) / n,
+each batch cost including its L2 term alpha / (2 m) ||W||^2.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxann.activations import ACTIVATIONS
+from jaxann.backprop import value_and_backprop
+from jaxann.errors import JaxannError
+from jaxann.losses import LOSSES
+from jaxann.network import INITS, cost, forward, init_mlp
+
+OPTIMIZERS = ("sgd", "adam")
+GRADS = ("autodiff", "backprop")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run; the defaults are the lecture's configuration.
+
+    batch_size: rows per mini-batch; 1 = online, None = full batch (all n rows).
+    tol, n_iter_no_change: scikit-learn's stopping rule. Without validation: stop once the
+        epoch loss has failed to fall below (best loss - tol) more than n_iter_no_change
+        epochs running. With validation_fraction > 0: the same on the validation accuracy
+        (not above best + tol), and the best parameters are restored at the end.
+    """
+
+    hidden: tuple = (50,)
+    activation: str = "relu"
+    loss: str = "cross_entropy"
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    alpha: float = 1e-4
+    batch_size: int | None = 200
+    epochs: int = 10
+    seed: int = 1
+    grad: str = "autodiff"
+    tol: float = 1e-4
+    n_iter_no_change: int = 10
+    validation_fraction: float = 0.0
+    shuffle: bool = True
+    init: str = "glorot_uniform"
+    dtype: str = "float32"
+
+    def validate(self) -> "TrainConfig":
+        def need(ok, what):
+            if not ok:
+                raise JaxannError(what)
+
+        for name, value, table in (("activation", self.activation, ACTIVATIONS), ("loss", self.loss, LOSSES),
+                                   ("optimizer", self.optimizer, OPTIMIZERS), ("grad", self.grad, GRADS),
+                                   ("init", self.init, INITS), ("dtype", self.dtype, ("float32", "float64"))):
+            need(value in table, f"unknown {name} {value!r}; expected one of: {', '.join(table)}")
+        need(all(isinstance(h, int) and h > 0 for h in self.hidden),
+             f"hidden layer sizes {list(self.hidden)} must be positive integers")
+        need(math.isfinite(self.lr) and self.lr > 0, f"learning rate {self.lr} must be a positive number")
+        need(0 <= self.momentum < 1, f"momentum {self.momentum} must be in [0, 1)")
+        need(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, f"beta1, beta2 = {self.beta1}, {self.beta2} must be in [0, 1)")
+        need(self.epsilon > 0, f"epsilon {self.epsilon} must be positive")
+        need(math.isfinite(self.alpha) and self.alpha >= 0, f"alpha {self.alpha} must be a number >= 0")
+        need(self.batch_size is None or (isinstance(self.batch_size, int) and self.batch_size > 0),
+             f"batch size {self.batch_size} must be a positive integer (or full)")
+        need(isinstance(self.epochs, int) and self.epochs > 0, f"epochs {self.epochs} must be a positive integer")
+        need(self.tol >= 0, f"tol {self.tol} must be >= 0")
+        need(self.n_iter_no_change > 0, f"n_iter_no_change {self.n_iter_no_change} must be a positive integer")
+        need(0 <= self.validation_fraction < 1, f"validation fraction {self.validation_fraction} must be in [0, 1)")
+        if self.dtype == "float64" and not jax.config.jax_enable_x64:
+            raise JaxannError("dtype float64 needs jax_enable_x64: jax.config.update('jax_enable_x64', True)")
+        return self
+
+
+class TrainState(NamedTuple):
+    """What a step changes: the parameters, the optimizer's state, and alpha (an input, so
+    a new L2 strength needs no new compilation and can be vmapped over)."""
+
+    params: tuple
+    opt_state: optax.OptState
+    alpha: jax.Array
+
+
+class Metrics(NamedTuple):
+    loss: jax.Array  # the cost C, including its L2 term
+    correct: jax.Array  # rows whose argmax a^L is the target's argmax
+    m: jax.Array  # real (unpadded) rows
+
+
+def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    """optax SGD (momentum, Nesterov) or Adam, with numeric hyperparameters as state inputs.
+
+    `optax.inject_hyperparams` keeps the learning rate (and momentum, betas) in the
+    optimizer state rather than in the compiled program: a schedule can change it between
+    epochs, and models with different values can be vmapped together. SGD with momentum 0
+    is plain SGD. optax's momentum form (v = mu v + g; theta -= lr v) equals scikit-learn's
+    (v = mu v - lr g; theta += v) while the learning rate is constant.
+    """
+    dtype = jnp.dtype(config.dtype)
+    if config.optimizer == "sgd":
+        return optax.inject_hyperparams(optax.sgd, static_args=("nesterov",), hyperparam_dtype=dtype)(
+            learning_rate=config.lr, momentum=config.momentum, nesterov=config.nesterov)
+    return optax.inject_hyperparams(optax.adam, hyperparam_dtype=dtype)(
+        learning_rate=config.lr, b1=config.beta1, b2=config.beta2, eps=config.epsilon)
+
+
+def _autodiff(params, x, t, w, activation, loss, alpha):
+    return jax.value_and_grad(cost, has_aux=True)(params, x, t, w, activation, loss, alpha)
+
+
+GRADIENTS = {"autodiff": _autodiff, "backprop": value_and_backprop}
+
+
+def make_step(optimizer: optax.GradientTransformation, activation: str, loss: str, grad: str) -> Callable:
+    """One gradient-descent step: (TrainState, (x, t, w)) -> (TrainState, Metrics)."""
+    value_and_grad = GRADIENTS[grad]
+
+    def step(state: TrainState, batch):
+        x, t, w = batch
+        (C, a_L), g = value_and_grad(state.params, x, t, w, activation, loss, state.alpha)
+        updates, opt_state = optimizer.update(g, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        correct = jnp.sum(w * (jnp.argmax(a_L, axis=-1) == jnp.argmax(t, axis=-1)))
+        return TrainState(params, opt_state, state.alpha), Metrics(C, correct, jnp.sum(w))
+
+    return step
+
+
+def make_epoch(step: Callable, batch_size: int | None, n: int) -> Callable:
+    """One epoch as one `jax.lax.scan`: (state, x, t, order) -> (state, Metrics of the epoch).
+
+    order (n,) is the epoch's row order. The rows are cut into ceil(n / B) batches of B; the
+    last is padded with weight-0 rows, so its mean and L2 term use its real size. The
+    epoch's Metrics: loss = sum(C_batch m_batch) / n, correct = rows right, m = n.
+    """
+    B = min(batch_size or n, n)
+    n_batches = -(-n // B)
+    pad = n_batches * B - n
+
+    def epoch(state, x, t, order):
+        idx = jnp.concatenate([order, jnp.zeros(pad, order.dtype)]).reshape(n_batches, B)
+        w = jnp.concatenate([jnp.ones(n, x.dtype), jnp.zeros(pad, x.dtype)]).reshape(n_batches, B)
+
+        def body(state, batch):
+            rows, wb = batch
+            return step(state, (x[rows], t[rows], wb))
+
+        state, per_batch = jax.lax.scan(body, state, (idx, w))
+        return state, Metrics(jnp.sum(per_batch.loss * per_batch.m) / n, jnp.sum(per_batch.correct), jnp.sum(per_batch.m))
+
+    return epoch
+
+
+@partial(jax.jit, static_argnames=("n", "shuffle"))
+def epoch_order(key, epoch, n: int, shuffle: bool = True):
+    """The row order of epoch number `epoch` (0-based): a permutation drawn from the key
+    folded with the epoch number, so any epoch's order can be recomputed on its own."""
+    if not shuffle:
+        return jnp.arange(n)
+    return jax.random.permutation(jax.random.fold_in(key, epoch), n)
+
+
+@partial(jax.jit, static_argnames=("activation",))
+def _predict(params, x, activation):
+    return jnp.argmax(forward(params, x, activation), axis=-1)
+
+
+def predict(params, x, activation: str = "relu") -> np.ndarray:
+    """Class indices argmax_j a^L_j for rows x (m, n_0)."""
+    return np.asarray(_predict(params, jnp.asarray(x, params[0]["W"].dtype), activation))
+
+
+def accuracy(params, x, y, activation: str = "relu") -> float:
+    """The fraction of rows x whose predicted class is the label y (m,) (or argmax of targets)."""
+    y = np.asarray(y)
+    labels = y if y.ndim == 1 else y.argmax(axis=1)
+    return float(np.mean(predict(params, x, activation) == labels)) if len(labels) else float("nan")
+
+
+@dataclass
+class History:
+    """Per epoch: the loss (scikit-learn's epoch loss), the running training accuracy (rows
+    classified right by the parameters current when their batch was seen, read off the
+    forward pass the gradient already made), the validation accuracy when there is a
+    validation set, and the seconds the epoch took."""
+
+    loss: list = field(default_factory=list)
+    train_accuracy: list = field(default_factory=list)
+    validation_accuracy: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    stopped: str = ""  # why training ended before `epochs`, if it did
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FitResult:
+    params: tuple
+    history: History
+    compile_seconds: float
+    fit_seconds: float
+    state: TrainState
+
+
+def check_data(x, y, n_out: int | None = None):
+    """x (n, n_0) finite floats and labels (n,) / targets (n, n_out); returns (x, y, n_out)."""
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise JaxannError(f"x has shape {x.shape}; expected (n_samples, n_features) with both > 0")
+    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
+        raise JaxannError("x holds NaN, infinite or non-numeric values; expected finite numbers")
+    y = np.asarray(y)
+    if y.shape[0] != x.shape[0] or y.ndim not in (1, 2):
+        raise JaxannError(f"y has shape {y.shape}; expected ({x.shape[0]},) labels or ({x.shape[0]}, n_outputs) targets")
+    if y.ndim == 1:
+        if not np.issubdtype(y.dtype, np.integer):
+            raise JaxannError(f"labels y have dtype {y.dtype}; expected integer class indices 0..k-1")
+        if y.min() < 0:
+            raise JaxannError(f"labels y include {y.min()}; expected class indices >= 0")
+        n_out = n_out or int(y.max()) + 1
+        if y.max() >= n_out:
+            raise JaxannError(f"labels y range up to {y.max()}; expected 0..{n_out - 1}")
+    else:
+        if not np.all(np.isfinite(y)):
+            raise JaxannError("targets y hold NaN or infinite values; expected finite numbers")
+        n_out = n_out or y.shape[1]
+        if y.shape[1] != n_out:
+            raise JaxannError(f"targets y have {y.shape[1]} columns; expected {n_out}")
+    return x, y, n_out
+
+
+def _targets(y, n_out, dtype):
+    return jax.nn.one_hot(y, n_out, dtype=dtype) if y.ndim == 1 else jnp.asarray(y, dtype)
+
+
+def _split_validation(x, y, fraction, seed):
+    from sklearn.model_selection import train_test_split
+
+    stratify = y if y.ndim == 1 and np.bincount(y).min() >= 2 else None
+    return train_test_split(x, y, test_size=fraction, random_state=seed, stratify=stratify)
+
+
+def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_val=None,
+        params=None, callback: Callable[[int, History], None] | None = None) -> FitResult:
+    """Train a network on rows x (n, n_0) with labels (n,) or targets (n, n_out).
+
+    params: start from these instead of a fresh `init_mlp` (PRNG key from config.seed).
+    x_val, y_val: a validation set; without one, config.validation_fraction > 0 holds out
+        that share of x (stratified) for it. callback(epoch, history) runs after each epoch.
+    """
+    config.validate()
+    x, y, n_out = check_data(x, y, n_out)
+    if x_val is None and config.validation_fraction > 0:
+        x, x_val, y, y_val = _split_validation(x, y, config.validation_fraction, config.seed)
+    dtype = jnp.dtype(config.dtype)
+    key_init, key_order = jax.random.split(jax.random.key(config.seed))
+    if params is None:
+        params = init_mlp(key_init, [x.shape[1], *config.hidden, n_out], config.init, dtype)
+    optimizer = make_optimizer(config)
+    state = TrainState(params, optimizer.init(params), jnp.asarray(config.alpha, dtype))
+    n = x.shape[0]
+    epoch = jax.jit(make_epoch(make_step(optimizer, config.activation, config.loss, config.grad),
+                               config.batch_size, n))
+    # the data go to the device once; every epoch reads them from there
+    x_dev, t_dev = jnp.asarray(x, dtype), _targets(y, n_out, dtype)
+    order = epoch_order(key_order, 0, n, config.shuffle)
+    t0 = time.perf_counter()
+    epoch = epoch.lower(state, x_dev, t_dev, order).compile()
+    compile_seconds = time.perf_counter() - t0
+
+    history = History()
+    best_loss, best_score, best_params, no_improvement = math.inf, -math.inf, None, 0
+    fit_start = time.perf_counter()
+    for k in range(config.epochs):
+        t_epoch = time.perf_counter()
+        order = epoch_order(key_order, k, n, config.shuffle)
+        state, metrics = epoch(state, x_dev, t_dev, order)
+        loss = float(metrics.loss)  # the one read-back of the epoch
+        history.loss.append(loss)
+        history.train_accuracy.append(float(metrics.correct) / n)
+        if not math.isfinite(loss):
+            history.seconds.append(time.perf_counter() - t_epoch)
+            history.stopped = f"the loss became {loss} in epoch {k + 1}"
+            break
+        if x_val is not None:
+            score = accuracy(state.params, x_val, y_val, config.activation)
+            history.validation_accuracy.append(score)
+            no_improvement = no_improvement + 1 if score < best_score + config.tol else 0
+            if score > best_score:
+                best_score, best_params = score, state.params
+        else:
+            no_improvement = no_improvement + 1 if loss > best_loss - config.tol else 0
+            best_loss = min(best_loss, loss)
+        history.seconds.append(time.perf_counter() - t_epoch)
+        if callback is not None:
+            callback(k + 1, history)
+        if no_improvement > config.n_iter_no_change:
+            what = "validation score" if x_val is not None else "training loss"
+            history.stopped = (f"{what} did not improve by more than tol={config.tol} for "
+                               f"{config.n_iter_no_change} consecutive epochs")
+            break
+    fit_seconds = time.perf_counter() - fit_start
+    if best_params is not None:
+        state = state._replace(params=best_params)
+    return FitResult(state.params, history, compile_seconds, fit_seconds, state)
