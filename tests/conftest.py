@@ -4,10 +4,16 @@ float64 is turned on only inside the tests that compare gradients (the `x64` fix
 so that the rest of the suite runs in the float32 our users train in.
 """
 
+import os
+
 import jax
 import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+# test_data.py isolates itself from JAXANN_DATA_DIR; it finds real MNIST through this copy
+if os.environ.get("JAXANN_DATA_DIR"):
+    os.environ.setdefault("JAXANN_REAL_MNIST", os.environ["JAXANN_DATA_DIR"])
 
 
 @pytest.fixture
