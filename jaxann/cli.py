@@ -155,6 +155,7 @@ def _train_parser(sub):
     p.add_argument("--out", help="folder for params.npz, metrics.json and loss_curve.png")
     p.add_argument("--metrics", help="write the metrics as JSON to this file")
     p.add_argument("--quiet", action="store_true", help="no per-epoch log, no progress bar")
+    add_compile_cache_flag(p)
     p.set_defaults(run=_run_train)
 
 
@@ -187,6 +188,36 @@ def device_name() -> str:
     return f"{dev.platform}: {dev.device_kind} (x{jax.device_count()})"
 
 
+def add_compile_cache_flag(p):
+    p.add_argument("--compile-cache", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep compiled programs on disk so a second run skips compilation "
+                   "(default on; also off with JAXANN_COMPILE_CACHE=0)")
+
+
+def setup_compile_cache(enabled: bool) -> str | None:
+    """Turn on JAX's persistent compilation cache (before anything compiles); its folder.
+
+    Folder: $JAXANN_COMPILE_CACHE when it names one, else <cache>/xla (the data cache's
+    root, $JAXANN_CACHE_DIR or ~/.cache/jaxann). JAXANN_COMPILE_CACHE=0 turns it off. The
+    size and time thresholds are lowered to 0: jaxann's programs are small and compile in
+    well under JAX's default 1 s threshold, which would otherwise skip them all.
+    """
+    import os
+
+    import jax
+
+    from jaxann.data import cache_dir
+
+    setting = os.environ.get("JAXANN_COMPILE_CACHE", "")
+    if not enabled or setting.lower() in ("0", "off", "false", "no"):
+        return None
+    folder = setting or str(cache_dir() / "xla")
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return folder
+
+
 def _run_train(args) -> int:
     from dataclasses import asdict
 
@@ -200,6 +231,7 @@ def _run_train(args) -> int:
         grad=args.grad, tol=args.tol, n_iter_no_change=args.n_iter_no_change,
         validation_fraction=args.validation_fraction,
     ).validate()
+    setup_compile_cache(args.compile_cache)
     data = load(args.dataset, args.data_dir)
     sizes = [data.x_train.shape[1], *config.hidden, data.n_classes]
     if not args.quiet:
@@ -282,11 +314,71 @@ def _save_run(out, result, metrics):
     plt.close(ax.figure)
 
 
+def _bench_parser(sub):
+    from jaxann.bench import SYSTEMS
+    from jaxann.data import DATASETS
+    from jaxann.train import TrainConfig
+
+    d = TrainConfig()
+    p = sub.add_parser(
+        "bench",
+        help="time jaxann against scikit-learn and PyTorch, side by side",
+        description="Train the same network on the same data with jaxann (autodiff and backprop), "
+        "scikit-learn and PyTorch (when installed) and print one table. The default is the "
+        "lecture's configuration on MNIST when its files are found, else on digits.",
+    )
+    p.add_argument("--dataset", choices=("auto", *DATASETS), default="auto",
+                   help="default auto: mnist when its files are found (--data-dir, $JAXANN_DATA_DIR, "
+                   "the cache), else digits")
+    p.add_argument("--data-dir", help="folder with the IDX files")
+    p.add_argument("--hidden", type=int_list, default=list(d.hidden), help="hidden sizes (default 50)")
+    p.add_argument("--batch-size", type=batch_size, default=d.batch_size, help="default 200")
+    p.add_argument("--epochs", type=positive_int, default=d.epochs, help="default 10")
+    p.add_argument("--lr", type=float, default=d.lr, help="learning rate (default 0.1)")
+    p.add_argument("--repeat", type=positive_int, default=1, help="runs per system; the median is shown")
+    p.add_argument("--systems", type=_systems, default=list(SYSTEMS),
+                   help=f"comma-separated subset of {','.join(SYSTEMS)}")
+    p.add_argument("--json", help="also write the report as JSON to this file")
+    p.set_defaults(run=_run_bench)
+
+
+def _systems(text: str) -> list[str]:
+    from jaxann.bench import SYSTEMS
+
+    chosen = text.split(",")
+    unknown = [s for s in chosen if s not in SYSTEMS]
+    if unknown or not text:
+        raise argparse.ArgumentTypeError(f"unknown system(s) {unknown}; expected some of {','.join(SYSTEMS)}")
+    return chosen
+
+
+def _run_bench(args) -> int:
+    from jaxann import bench
+    from jaxann.data import find_files, load
+    from jaxann.train import TrainConfig
+
+    config = TrainConfig(hidden=tuple(args.hidden), batch_size=args.batch_size, epochs=args.epochs,
+                         lr=args.lr).validate()
+    name = args.dataset
+    if name == "auto":
+        name = "mnist" if find_files("mnist", args.data_dir) else "digits"
+        print(f"jaxann bench: using {name}" + ("" if name == "mnist" else
+              " (MNIST files not found in --data-dir, $JAXANN_DATA_DIR or the cache)"), flush=True)
+    data = load(name, args.data_dir)
+    report = bench.run(data, config, args.systems, args.repeat,
+                       progress=lambda s: print(f"  running {s} ...", file=sys.stderr, flush=True))
+    print(bench.table(report))
+    if args.json:
+        _write_json(args.json, report)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jaxann", description="Feedforward neural networks in JAX.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _train_parser(sub)
     _gradcheck_parser(sub)
+    _bench_parser(sub)
     return parser
 
 

@@ -33,9 +33,8 @@ def test_one_epoch_equals_sgd_written_out(batch_size, grad, x64):
     config = TrainConfig(hidden=(4,), activation="tanh", lr=0.3, momentum=0.0, alpha=0.2,
                          batch_size=batch_size, epochs=1, seed=3, grad=grad, dtype="float64")
     result = fit(config, x, y)
-    key_init, key_order = jax.random.split(jax.random.key(3))
-    start = jaxann.init_mlp(key_init, [3, 4, 2], dtype=jnp.float64)
-    order = np.asarray(epoch_order(key_order, 0, 10))
+    start = jaxann.init_mlp(jax.random.key(3), [3, 4, 2], dtype=jnp.float64)
+    order = epoch_order(3, 0, 10)
     expected = sgd_by_hand(start, jnp.asarray(x), jnp.asarray(y), order, batch_size or 10, 0.3, 0.2)
     # the same float64 arithmetic in another order: agreement to 1e-12 is rounding
     assert relative_error(result.params, expected) < 1e-12
@@ -50,9 +49,8 @@ def test_epoch_loss_weights_batches_by_their_rows(x64):
     result = fit(config, x, y)
     # with a learning rate of 1e-12 the parameters barely move, so each batch cost is the
     # starting network's cost on that batch, L2 term with the batch's own m included
-    key_init, key_order = jax.random.split(jax.random.key(3))
-    start = jaxann.init_mlp(key_init, [3, 4, 2], dtype=jnp.float64)
-    order = np.asarray(epoch_order(key_order, 0, 10))
+    start = jaxann.init_mlp(jax.random.key(3), [3, 4, 2], dtype=jnp.float64)
+    order = epoch_order(3, 0, 10)
     costs = [(len(r), float(jaxann.loss(start, x[r], y[r], "tanh", "cross_entropy", 0.5)))
              for r in (order[:4], order[4:8], order[8:])]
     expected = sum(m * c for m, c in costs) / 10
@@ -70,12 +68,12 @@ def test_autodiff_and_backprop_train_identically(x64):
 
 
 def test_epoch_orders_are_permutations_reproducible_and_new_each_epoch():
-    key = jax.random.key(5)
-    a, b, a_again = (np.asarray(epoch_order(key, k, 50)) for k in (0, 1, 0))
+    a, b, a_again = (epoch_order(5, k, 50) for k in (0, 1, 0))
     assert sorted(a) == list(range(50)) and sorted(b) == list(range(50))
     assert not np.array_equal(a, b)
     np.testing.assert_array_equal(a, a_again)
-    np.testing.assert_array_equal(epoch_order(key, 3, 7, shuffle=False), np.arange(7))
+    assert not np.array_equal(a, epoch_order(6, 0, 50))  # another seed, another order
+    np.testing.assert_array_equal(epoch_order(5, 3, 7, shuffle=False), np.arange(7))
 
 
 def test_no_recompilation_between_epochs(monkeypatch):
@@ -93,11 +91,9 @@ def test_no_recompilation_between_epochs(monkeypatch):
 
     monkeypatch.setattr(train_mod, "make_step", counting_make_step)
     x, y = small_problem(n=30)
-    epoch_order._clear_cache()
     result = fit(TrainConfig(hidden=(5,), epochs=6, batch_size=7), x, y)
     assert len(result.history.loss) == 6
-    assert len(traces) == 1
-    assert epoch_order._cache_size() == 1  # the epoch number is an input, not a constant
+    assert len(traces) == 1  # one trace of the step serves all six epochs
 
 
 def test_lecture_configuration_learns_digits():
@@ -105,7 +101,7 @@ def test_lecture_configuration_learns_digits():
     result = fit(TrainConfig(), d.x_train, d.y_train, n_out=10)
     loss = result.history.loss
     assert len(loss) == 10 and all(b < a for a, b in zip(loss, loss[1:]))  # falls every epoch
-    # measured 0.970 / 0.960 (seed 1); the margins allow for a different BLAS's rounding
+    # measured 0.974 / 0.962 (seed 1); the margins allow for a different BLAS's rounding
     assert accuracy(result.params, d.x_train, d.y_train) > 0.95
     assert accuracy(result.params, d.x_test, d.y_test) > 0.93
     assert result.compile_seconds > 0 and result.fit_seconds > 0
@@ -122,9 +118,11 @@ def test_adam_and_plain_sgd_learn_digits():
 
 def test_mse_loss_trains_too():
     d = load("digits")
-    result = fit(TrainConfig(loss="mse", lr=0.05, epochs=10), d.x_train, d.y_train, n_out=10)
-    assert result.history.loss[-1] < result.history.loss[0] / 2
-    assert accuracy(result.params, d.x_test, d.y_test) > 0.85
+    # the lecture's MSE sums over the 10 outputs and its gradient carries a factor 2, so it
+    # wants a smaller step than cross-entropy; measured (seeds 1-3): loss 2.13 -> 0.32, test 0.92-0.94
+    result = fit(TrainConfig(loss="mse", lr=0.02, epochs=15), d.x_train, d.y_train, n_out=10)
+    assert result.history.loss[-1] < result.history.loss[0] / 4
+    assert accuracy(result.params, d.x_test, d.y_test) > 0.88
 
 
 def test_early_stopping_on_training_loss_follows_scikit_learn():

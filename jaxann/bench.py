@@ -1,0 +1,277 @@
+"""Side-by-side timings: jaxann (autodiff and backprop), scikit-learn and PyTorch.
+
+Every system trains the same network (sizes, activation relu, SGD with Nesterov momentum,
+the same learning rate, alpha, batch size and epochs) on the same float32 data, in one
+process on one machine, and is timed from its first to its last training step:
+
+    fit seconds      wall time of training only (jaxann: after compilation, which is
+                     reported apart; results are read back before the clock stops)
+    samples / s      n_train * epochs / fit seconds
+    GFLOP/s          FLOPs / fit seconds, with the FLOPs counted from the architecture:
+                     FLOPs = 6 * sum_l n_{l-1} n_l * n_train * epochs
+                     (2 per weight for the forward product, 4 for the two backward ones)
+    % of matmul      GFLOP/s over the float32 matmul rate measured on the same device in
+                     the same run (`matmul_rate`)
+
+PyTorch is optional: without it its row says so. Nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import statistics
+import time
+import warnings
+from dataclasses import asdict, dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxann.train import TrainConfig, accuracy, fit
+
+SYSTEMS = ("jaxann-autodiff", "jaxann-backprop", "scikit-learn", "pytorch")
+
+
+@dataclass
+class BenchRow:
+    system: str
+    fit_seconds: float | None = None
+    compile_seconds: float | None = None
+    seconds_per_epoch: float | None = None
+    samples_per_second: float | None = None
+    train_accuracy: float | None = None
+    test_accuracy: float | None = None
+    gflops: float | None = None
+    percent_of_matmul: float | None = None
+    note: str = ""
+
+
+def flops(sizes, n_samples: int, epochs: int) -> float:
+    """6 * sum_l n_{l-1} n_l * n_samples * epochs: forward and backward products of training."""
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return 6.0 * weights * n_samples * epochs
+
+
+def matmul_rate(min_seconds: float = 0.02, max_n: int = 8192) -> tuple[float, int]:
+    """(GFLOP/s, n): the best float32 rate of an n x n matmul on jax's default device.
+
+    n doubles from 512 until one product takes at least `min_seconds` (so the device is
+    busy, not waiting on dispatch) or reaches max_n; each size is timed as the best of 5.
+    """
+    best, best_n = 0.0, 0
+    n = 512
+    f = jax.jit(lambda a, b: a @ b)
+    while True:
+        a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+        f(a, a).block_until_ready()
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            f(a, a).block_until_ready()
+            times.append(time.perf_counter() - t0)
+        rate = 2 * n**3 / min(times) / 1e9
+        if rate > best:
+            best, best_n = rate, n
+        if min(times) >= min_seconds or n >= max_n:
+            return best, best_n
+        n *= 2
+
+
+def _jaxann(grad, data, config: TrainConfig):
+    config = TrainConfig(**{**asdict(config), "grad": grad})
+    result = fit(config, data.x_train, data.y_train, n_out=data.n_classes)
+    return (result.fit_seconds, result.compile_seconds,
+            accuracy(result.params, data.x_train, data.y_train),
+            accuracy(result.params, data.x_test, data.y_test))
+
+
+def _sklearn(data, config: TrainConfig):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    mlp = MLPClassifier(hidden_layer_sizes=config.hidden, activation="relu", solver="sgd",
+                        alpha=config.alpha, batch_size=config.batch_size or len(data.x_train),
+                        learning_rate_init=config.lr, momentum=config.momentum,
+                        nesterovs_momentum=config.nesterov, max_iter=config.epochs,
+                        n_iter_no_change=config.epochs + 1, random_state=config.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        t0 = time.perf_counter()
+        mlp.fit(data.x_train, data.y_train)
+        seconds = time.perf_counter() - t0
+    return (seconds, None, mlp.score(data.x_train, data.y_train), mlp.score(data.x_test, data.y_test))
+
+
+def _pytorch(data, config: TrainConfig):
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(config.seed)
+    sizes = [data.x_train.shape[1], *config.hidden, data.n_classes]
+    layers = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1]).to(device)
+    weights = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
+    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                          nesterov=config.nesterov)
+    x = torch.from_numpy(data.x_train).to(device)
+    y = torch.from_numpy(data.y_train).long().to(device)
+    n = len(x)
+    B = config.batch_size or n
+    gen = torch.Generator().manual_seed(config.seed)
+
+    def synchronize():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    synchronize()
+    t0 = time.perf_counter()
+    for _ in range(config.epochs):
+        order = torch.randperm(n, generator=gen).to(device)
+        for start in range(0, n, B):
+            rows = order[start:start + B]
+            out = model(x[rows])
+            # the same cost as jaxann and scikit-learn: mean cross-entropy + alpha/(2m) sum ||W||^2
+            cost = torch.nn.functional.cross_entropy(out, y[rows]) + \
+                config.alpha / (2 * len(rows)) * sum((W * W).sum() for W in weights)
+            opt.zero_grad(set_to_none=True)
+            cost.backward()
+            opt.step()
+    synchronize()
+    seconds = time.perf_counter() - t0
+
+    def acc(xs, ys):
+        with torch.no_grad():
+            pred = model(torch.from_numpy(xs).to(device)).argmax(1).cpu().numpy()
+        return float(np.mean(pred == ys))
+
+    return seconds, None, acc(data.x_train, data.y_train), acc(data.x_test, data.y_test)
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for name in ("jax", "jaxlib", "optax", "numpy", "sklearn", "torch"):
+        try:
+            out[name] = importlib.import_module(name).__version__
+        except ImportError:
+            out[name] = None
+    return out
+
+
+def run(data, config: TrainConfig, systems=SYSTEMS, repeat: int = 1, progress=None) -> dict:
+    """Time each system `repeat` times on `data` (a `jaxann.data.Dataset`); medians per system.
+
+    Returns {"rows": [BenchRow as dict], "matmul_gflops": ..., "flops": ..., ...}.
+    progress(str), when given, is called as each system starts.
+    """
+    config.validate()
+    sizes = [data.x_train.shape[1], *config.hidden, data.n_classes]
+    n, epochs = len(data.x_train), config.epochs
+    total_flops = flops(sizes, n, epochs)
+    rate, rate_n = matmul_rate()
+    runners = {
+        "jaxann-autodiff": lambda: _jaxann("autodiff", data, config),
+        "jaxann-backprop": lambda: _jaxann("backprop", data, config),
+        "scikit-learn": lambda: _sklearn(data, config),
+        "pytorch": lambda: _pytorch(data, config),
+    }
+    rows = []
+    for system in systems:
+        if system == "pytorch" and importlib.util.find_spec("torch") is None:
+            rows.append(BenchRow(system, note="skipped: torch is not installed (pip install torch)"))
+            continue
+        if progress:
+            progress(system)
+        runs = [runners[system]() for _ in range(repeat)]
+        fit_s = statistics.median(r[0] for r in runs)
+        compile_s = None if runs[0][1] is None else statistics.median(r[1] for r in runs)
+        gflops = total_flops / fit_s / 1e9
+        rows.append(BenchRow(
+            system, fit_s, compile_s, fit_s / epochs, n * epochs / fit_s,
+            statistics.median(r[2] for r in runs), statistics.median(r[3] for r in runs),
+            gflops, 100 * gflops / rate,
+            note="torch on " + ("cuda" if _torch_cuda() else "cpu") if system == "pytorch" else ""))
+    return {
+        "dataset": data.name,
+        "source": data.source,
+        "sizes": sizes,
+        "n_train": n,
+        "config": asdict(config) | {"hidden": list(config.hidden)},
+        "repeat": repeat,
+        "device": _device(),
+        "versions": versions(),
+        "matmul_gflops": rate,
+        "matmul_n": rate_n,
+        "flops": total_flops,
+        "flops_formula": "6 * sum_l n_{l-1} n_l * n_train * epochs",
+        "rows": [asdict(r) for r in rows],
+    }
+
+
+def _torch_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _device() -> str:
+    dev = jax.devices()[0]
+    return f"{dev.platform}: {dev.device_kind} (x{jax.device_count()}); {platform.machine()}, " \
+           f"{_cpu_count()} CPU cores"
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _fmt(value, spec):
+    """value formatted by spec ("9.2f": width 9), or a right-aligned "-" for a missing one."""
+    return format(value, spec) if value is not None else "-".rjust(int(spec.split(".")[0].rstrip(",")))
+
+
+def table(report: dict) -> str:
+    """The report as the text table `jaxann bench` prints (and the README shows)."""
+    c = report["config"]
+    lines = [
+        f"jaxann bench: {report['dataset']} ({report['n_train']} training rows, {report['source']}), "
+        f"network {'-'.join(map(str, report['sizes']))} relu, sgd lr {c['lr']:g} momentum {c['momentum']:g}"
+        f"{' nesterov' if c['nesterov'] else ''}, alpha {c['alpha']:g}, batch {c['batch_size'] or 'full'}, "
+        f"{c['epochs']} epochs, median of {report['repeat']}",
+        f"device: {report['device']}",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v),
+        f"matmul rate: {report['matmul_gflops']:.0f} GFLOP/s (float32 {report['matmul_n']}x{report['matmul_n']}, "
+        f"same device); FLOPs = {report['flops_formula']} = {report['flops'] / 1e9:.1f} GFLOP",
+        "compile s: jaxann's cold compilation (the bench does not use the persistent cache)",
+        "",
+        f"| {'system':<16} | {'compile s':>9} | {'fit s':>7} | {'s/epoch':>7} | {'samples/s':>10} | "
+        f"{'train acc':>9} | {'test acc':>8} | {'GFLOP/s':>7} | {'% matmul':>8} |",
+        f"| {'-' * 16} | {'-' * 9} | {'-' * 7} | {'-' * 7} | {'-' * 10} | {'-' * 9} | {'-' * 8} | {'-' * 7} | {'-' * 8} |",
+    ]
+    for r in report["rows"]:
+        lines.append(
+            f"| {r['system']:<16} | {_fmt(r['compile_seconds'], '9.2f')} | {_fmt(r['fit_seconds'], '7.2f')} | "
+            f"{_fmt(r['seconds_per_epoch'], '7.3f')} | {_fmt(r['samples_per_second'], '10,.0f')} | "
+            f"{_fmt(r['train_accuracy'], '9.4f')} | {_fmt(r['test_accuracy'], '8.4f')} | "
+            f"{_fmt(r['gflops'], '7.1f')} | {_fmt(r['percent_of_matmul'], '7.0f')}% |"
+        )
+    notes = [f"{r['system']}: {r['note']}" for r in report["rows"] if r["note"]]
+    ratio = _ratios(report)
+    return "\n".join(lines + ([""] if notes or ratio else []) + notes + ratio)
+
+
+def _ratios(report: dict) -> list[str]:
+    fit_s = {r["system"]: r["fit_seconds"] for r in report["rows"] if r["fit_seconds"]}
+    out = []
+    for base in ("jaxann-autodiff", "jaxann-backprop"):
+        if base not in fit_s:
+            continue
+        parts = [f"{fit_s[base] / fit_s[other]:.2f}x {other}" for other in
+                 ("scikit-learn", "pytorch", "jaxann-autodiff") if other in fit_s and other != base]
+        if parts:
+            out.append(f"{base} fit time = " + ", ".join(parts))
+    return out

@@ -1,0 +1,50 @@
+"""`jaxann bench`: the figures it prints are computed from what it measured (no time is asserted)."""
+
+import importlib.util
+import json
+
+import pytest
+
+from jaxann import bench
+from jaxann.cli import main
+
+
+def test_flops_formula_counts_six_per_weight_per_sample():
+    # 784-50-10: 784*50 + 50*10 = 39,700 weights; 6 * 39,700 * 60,000 * 10 = 142.92 GFLOP
+    assert bench.flops([784, 50, 10], 60_000, 10) == 6 * 39_700 * 600_000 == 142_920_000_000
+
+
+def test_bench_on_digits_prints_a_row_per_system_and_writes_json(tmp_path, capsys, monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--dataset", "digits", "--epochs", "2", "--hidden", "16", "--repeat", "2",
+                 "--json", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert [r["system"] for r in report["rows"]] == list(bench.SYSTEMS)
+    assert report["flops"] == bench.flops([64, 16, 10], 1347, 2)
+    assert report["matmul_gflops"] > 0 and report["versions"]["jax"]
+    for row in report["rows"][:3]:
+        assert row["fit_seconds"] > 0 and 0 <= row["test_accuracy"] <= 1
+        assert row["gflops"] == pytest.approx(report["flops"] / row["fit_seconds"] / 1e9)
+        assert row["percent_of_matmul"] == pytest.approx(100 * row["gflops"] / report["matmul_gflops"])
+        assert row["samples_per_second"] == pytest.approx(1347 * 2 / row["fit_seconds"])
+    assert report["rows"][0]["compile_seconds"] > 0 and report["rows"][2]["compile_seconds"] is None
+    assert report["rows"][3]["fit_seconds"] is None and "torch is not installed" in report["rows"][3]["note"]
+    assert "| jaxann-backprop  |" in text and "pytorch: skipped: torch is not installed" in text
+    assert "FLOPs = 6 * sum_l n_{l-1} n_l * n_train * epochs" in text
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
+def test_bench_runs_pytorch_when_installed(capsys):
+    assert main(["bench", "--dataset", "digits", "--epochs", "2", "--systems", "pytorch"]) == 0
+    assert "| pytorch          |" in capsys.readouterr().out
+
+
+def test_bench_refuses_an_unknown_system():
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "--systems", "jaxann-autodiff,keras"])
+    assert e.value.code == 2
