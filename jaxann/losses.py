@@ -6,8 +6,11 @@ class labels (m,) or targets / one-hot rows (m, n_L) (for one example: a scalar 
 
 Per example (the lecture's e; the batch cost C is the mean of e over the m examples):
 
-    cross_entropy:  e = -sum_j y_j log p_j,  p = softmax(a^L)
-    mse:            e =  sum_j (a^L_j - y_j)^2          (the lecture's MSE: no 1/2, no 1/n_L)
+    cross_entropy:         e = -sum_j y_j log p_j,  p = softmax(a^L)
+    mse:                   e =  sum_j (a^L_j - y_j)^2     (the lecture's MSE: no 1/2, no 1/n_L)
+    binary_cross_entropy:  e = -sum_j [y_j log s_j + (1 - y_j) log(1 - s_j)],  s = sigmoid(a^L)
+                           (independent yes/no outputs: binary and multilabel classification)
+    squared_error:         e =  1/2 sum_j (a^L_j - y_j)^2  (scikit-learn's regression objective)
 
 Regularisation, scikit-learn's convention (m = rows in the batch, biases not penalised):
 
@@ -73,6 +76,28 @@ def _mse_delta(a, y):
     return 2 * (a - y)
 
 
+def _binary_cross_entropy_e(a, y):
+    # log s = -softplus(-a), log(1 - s) = -softplus(a): finite for any a, so
+    #   e = sum_j [y_j softplus(-a_j) + (1 - y_j) softplus(a_j)]
+    return jnp.sum(y * jnp.logaddexp(-a, 0) + (1 - y) * jnp.logaddexp(a, 0))
+
+
+def _binary_cross_entropy_delta(a, y):
+    # ds/da = s (1 - s) cancels the denominators of de/ds = -y/s + (1 - y)/(1 - s):
+    #   delta^L = s - y, elementwise (each output is its own logistic unit)
+    return jax.nn.sigmoid(a) - y
+
+
+def _squared_error_e(a, y):
+    r = a - y
+    return 0.5 * jnp.sum(r * r)
+
+
+def _squared_error_delta(a, y):
+    # the 1/2 cancels the 2 of the square: delta^L = a - y (linear output)
+    return a - y
+
+
 class Loss(NamedTuple):
     """A per-example cost e(a^L, y) and its output-layer delta de/dz^L."""
 
@@ -83,6 +108,8 @@ class Loss(NamedTuple):
 LOSSES: dict[str, Loss] = {
     "cross_entropy": Loss(_cross_entropy_e, _cross_entropy_delta),
     "mse": Loss(_mse_e, _mse_delta),
+    "binary_cross_entropy": Loss(_binary_cross_entropy_e, _binary_cross_entropy_delta),
+    "squared_error": Loss(_squared_error_e, _squared_error_delta),
 }
 
 

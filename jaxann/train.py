@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxann import optimizers
 from jaxann.activations import ACTIVATIONS
 from jaxann.backprop import value_and_backprop
 from jaxann.errors import JaxannError
@@ -40,6 +41,7 @@ from jaxann.losses import LOSSES
 from jaxann.network import INITS, cost, forward, init_mlp
 
 OPTIMIZERS = ("sgd", "adam")
+LR_SCHEDULES = ("constant", "invscaling", "adaptive")
 GRADS = ("autodiff", "backprop")
 
 
@@ -48,6 +50,9 @@ class TrainConfig:
     """Everything that defines a training run; the defaults are the lecture's configuration.
 
     batch_size: rows per mini-batch; 1 = online, None = full batch (all n rows).
+    lr_schedule (sgd only), scikit-learn's: "constant"; "invscaling", lr / (t + 1) ** power_t
+        after each epoch, t = samples seen; "adaptive", lr / 5 each time the stopping rule
+        trips, stopping only once lr <= 1e-6.
     tol, n_iter_no_change: scikit-learn's stopping rule. Without validation: stop once the
         epoch loss has failed to fall below (best loss - tol) more than n_iter_no_change
         epochs running. With validation_fraction > 0: the same on the validation accuracy
@@ -59,6 +64,8 @@ class TrainConfig:
     loss: str = "cross_entropy"
     optimizer: str = "sgd"
     lr: float = 0.1
+    lr_schedule: str = "constant"
+    power_t: float = 0.5
     momentum: float = 0.9
     nesterov: bool = True
     beta1: float = 0.9
@@ -83,11 +90,13 @@ class TrainConfig:
 
         for name, value, table in (("activation", self.activation, ACTIVATIONS), ("loss", self.loss, LOSSES),
                                    ("optimizer", self.optimizer, OPTIMIZERS), ("grad", self.grad, GRADS),
+                                   ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
                                    ("init", self.init, INITS), ("dtype", self.dtype, ("float32", "float64"))):
             need(value in table, f"unknown {name} {value!r}; expected one of: {', '.join(table)}")
         need(all(isinstance(h, int) and h > 0 for h in self.hidden),
              f"hidden layer sizes {list(self.hidden)} must be positive integers")
         need(math.isfinite(self.lr) and self.lr > 0, f"learning rate {self.lr} must be a positive number")
+        need(math.isfinite(self.power_t) and self.power_t >= 0, f"power_t {self.power_t} must be a number >= 0")
         need(0 <= self.momentum < 1, f"momentum {self.momentum} must be in [0, 1)")
         need(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, f"beta1, beta2 = {self.beta1}, {self.beta2} must be in [0, 1)")
         need(self.epsilon > 0, f"epsilon {self.epsilon} must be positive")
@@ -119,20 +128,30 @@ class Metrics(NamedTuple):
 
 
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
-    """optax SGD (momentum, Nesterov) or Adam, with numeric hyperparameters as state inputs.
+    """SGD (momentum, Nesterov) or Adam in scikit-learn's forms (`jaxann.optimizers`).
 
     `optax.inject_hyperparams` keeps the learning rate (and momentum, betas) in the
-    optimizer state rather than in the compiled program: a schedule can change it between
-    epochs, and models with different values can be vmapped together. SGD with momentum 0
-    is plain SGD. optax's momentum form (v = mu v + g; theta -= lr v) equals scikit-learn's
-    (v = mu v - lr g; theta += v) while the learning rate is constant.
+    optimizer state rather than in the compiled program: a schedule changes it between
+    epochs (`set_learning_rate`) without a new compilation, and models with different
+    values can be vmapped together. SGD with momentum 0 is plain SGD.
     """
     dtype = jnp.dtype(config.dtype)
     if config.optimizer == "sgd":
-        return optax.inject_hyperparams(optax.sgd, static_args=("nesterov",), hyperparam_dtype=dtype)(
+        return optax.inject_hyperparams(optimizers.sgd, static_args=("nesterov",), hyperparam_dtype=dtype)(
             learning_rate=config.lr, momentum=config.momentum, nesterov=config.nesterov)
-    return optax.inject_hyperparams(optax.adam, hyperparam_dtype=dtype)(
+    return optax.inject_hyperparams(optimizers.adam, hyperparam_dtype=dtype)(
         learning_rate=config.lr, b1=config.beta1, b2=config.beta2, eps=config.epsilon)
+
+
+def learning_rate(state: "TrainState") -> float:
+    return float(state.opt_state.hyperparams["learning_rate"])
+
+
+def set_learning_rate(state: "TrainState", lr: float) -> "TrainState":
+    """The state with a new learning rate (an input of the compiled step: no recompilation)."""
+    hyper = state.opt_state.hyperparams
+    hyper = {**hyper, "learning_rate": jnp.asarray(lr, hyper["learning_rate"].dtype)}
+    return state._replace(opt_state=state.opt_state._replace(hyperparams=hyper))
 
 
 def _autodiff(params, x, t, w, activation, loss, alpha):
@@ -224,6 +243,7 @@ class History:
     train_accuracy: list = field(default_factory=list)
     validation_accuracy: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
+    lr_changes: list = field(default_factory=list)  # (epoch, new learning rate) by "adaptive"
     stopped: str = ""  # why training ended before `epochs`, if it did
 
     def to_dict(self) -> dict:
@@ -236,7 +256,8 @@ class FitResult:
     history: History
     compile_seconds: float
     fit_seconds: float
-    state: TrainState
+    state: TrainState  # the final optimizer state too: pass it back in to continue
+    samples_seen: int  # t, summed over this and earlier calls (invscaling's clock)
 
 
 def check_data(x, y, n_out: int | None = None):
@@ -278,28 +299,40 @@ def _split_validation(x, y, fraction, seed):
 
 
 def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_val=None,
-        params=None, callback: Callable[[int, History], None] | None = None) -> FitResult:
+        params=None, state: TrainState | None = None, samples_seen: int = 0,
+        orders: Callable[[int], np.ndarray] | None = None,
+        score: Callable[[tuple, np.ndarray, np.ndarray], float] | None = None,
+        callback: Callable[[int, History], None] | None = None) -> FitResult:
     """Train a network on rows x (n, n_0) with labels (n,) or targets (n, n_out).
 
     params: start from these instead of a fresh `init_mlp` (PRNG key from config.seed).
+    state: continue from a `FitResult.state` (parameters, optimizer state and learning
+        rate); samples_seen: the samples earlier calls trained on (for "invscaling").
     x_val, y_val: a validation set; without one, config.validation_fraction > 0 holds out
-        that share of x (stratified) for it. callback(epoch, history) runs after each epoch.
+        that share of x (stratified) for it. score(params, x_val, y_val) is its score,
+        higher is better (default: accuracy).
+    orders(k): the row order of epoch k (default: `epoch_order(config.seed, k, n)`).
+    callback(epoch, history) runs after each epoch (epochs counted from 1).
     """
     config.validate()
     x, y, n_out = check_data(x, y, n_out)
     if x_val is None and config.validation_fraction > 0:
         x, x_val, y, y_val = _split_validation(x, y, config.validation_fraction, config.seed)
     dtype = jnp.dtype(config.dtype)
-    if params is None:
-        params = init_mlp(jax.random.key(config.seed), [x.shape[1], *config.hidden, n_out], config.init, dtype)
     optimizer = make_optimizer(config)
-    state = TrainState(params, optimizer.init(params), jnp.asarray(config.alpha, dtype))
+    if state is None:
+        if params is None:
+            params = init_mlp(jax.random.key(config.seed), [x.shape[1], *config.hidden, n_out], config.init, dtype)
+        params = jax.tree.map(lambda a: jnp.asarray(a, dtype), params)
+        state = TrainState(params, optimizer.init(params), jnp.asarray(config.alpha, dtype))
     n = x.shape[0]
+    orders = orders or (lambda k: epoch_order(config.seed, k, n, config.shuffle))
+    score = score or (lambda p, xv, yv: accuracy(p, xv, yv, config.activation))
     epoch = jax.jit(make_epoch(make_step(optimizer, config.activation, config.loss, config.grad),
                                config.batch_size, n))
     # the data go to the device once; every epoch reads them from there
     x_dev, t_dev = jnp.asarray(x, dtype), _targets(y, n_out, dtype)
-    order = epoch_order(config.seed, 0, n, config.shuffle)
+    order = orders(0)
     t0 = time.perf_counter()
     epoch = epoch.lower(state, x_dev, t_dev, order).compile()
     compile_seconds = time.perf_counter() - t0
@@ -309,9 +342,11 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_va
     fit_start = time.perf_counter()
     for k in range(config.epochs):
         t_epoch = time.perf_counter()
-        order = epoch_order(config.seed, k, n, config.shuffle)
+        if k > 0:
+            order = orders(k)
         state, metrics = epoch(state, x_dev, t_dev, order)
         loss = float(metrics.loss)  # the one read-back of the epoch
+        samples_seen += n
         history.loss.append(loss)
         history.train_accuracy.append(float(metrics.correct) / n)
         if not math.isfinite(loss):
@@ -319,23 +354,32 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_va
             history.stopped = f"the loss became {loss} in epoch {k + 1}"
             break
         if x_val is not None:
-            score = accuracy(state.params, x_val, y_val, config.activation)
-            history.validation_accuracy.append(score)
-            no_improvement = no_improvement + 1 if score < best_score + config.tol else 0
-            if score > best_score:
-                best_score, best_params = score, state.params
+            value = score(state.params, x_val, y_val)
+            history.validation_accuracy.append(value)
+            no_improvement = no_improvement + 1 if value < best_score + config.tol else 0
+            if value > best_score:
+                best_score, best_params = value, state.params
         else:
             no_improvement = no_improvement + 1 if loss > best_loss - config.tol else 0
             best_loss = min(best_loss, loss)
+        sgd_schedule = config.lr_schedule if config.optimizer == "sgd" else "constant"
+        if sgd_schedule == "invscaling":
+            state = set_learning_rate(state, config.lr / (samples_seen + 1) ** config.power_t)
         history.seconds.append(time.perf_counter() - t_epoch)
         if callback is not None:
             callback(k + 1, history)
         if no_improvement > config.n_iter_no_change:
             what = "validation score" if x_val is not None else "training loss"
-            history.stopped = (f"{what} did not improve by more than tol={config.tol} for "
-                               f"{config.n_iter_no_change} consecutive epochs")
+            reason = (f"{what} did not improve by more than tol={config.tol} for "
+                      f"{config.n_iter_no_change} consecutive epochs")
+            if sgd_schedule == "adaptive" and learning_rate(state) > 1e-6:
+                state = set_learning_rate(state, learning_rate(state) / 5)
+                no_improvement = 0
+                history.lr_changes.append((k + 1, learning_rate(state)))
+                continue
+            history.stopped = reason
             break
     fit_seconds = time.perf_counter() - fit_start
     if best_params is not None:
         state = state._replace(params=best_params)
-    return FitResult(state.params, history, compile_seconds, fit_seconds, state)
+    return FitResult(state.params, history, compile_seconds, fit_seconds, state, samples_seen)

@@ -15,7 +15,7 @@ import jaxann
 from jaxann.activations import ACTIVATIONS, SMOOTH
 from jaxann.backprop import example_gradient
 from jaxann.gradcheck import finite_differences, relative_error
-from jaxann.losses import as_targets
+from jaxann.losses import LOSSES, as_targets
 
 
 def make_case(seed, sizes, m, loss, dtype):
@@ -24,6 +24,8 @@ def make_case(seed, sizes, m, loss, dtype):
     x = jax.random.normal(k_x, (m, sizes[0]), dtype)
     if loss == "cross_entropy":
         y = jax.random.randint(k_y, (m,), 0, sizes[-1])
+    elif loss == "binary_cross_entropy":  # 0/1 indicators, one column per output
+        y = jax.random.bernoulli(k_y, 0.5, (m, sizes[-1])).astype(dtype)
     else:
         y = jax.random.normal(k_y, (m, sizes[-1]), dtype)
     return params, x, y
@@ -35,7 +37,7 @@ def cases(max_depth, max_width, max_batch):
         "sizes": st.lists(st.integers(1, max_width), min_size=2, max_size=max_depth + 1),
         "m": st.integers(1, max_batch),
         "alpha": st.one_of(st.just(0.0), st.floats(1e-6, 10.0)),
-        "loss": st.sampled_from(["cross_entropy", "mse"]),
+        "loss": st.sampled_from(list(LOSSES)),
     })
 
 
@@ -84,7 +86,7 @@ def test_finite_differences_agree_with_autodiff(case, activation):
         assert relative_error(g_fd, g_ad) <= 1e-6
 
 
-@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+@pytest.mark.parametrize("loss", list(LOSSES))
 def test_step_activation_gives_zero_gradients_below_the_output_layer(loss, x64):
     params, x, y = make_case(5, [6, 7, 5, 3], 20, loss, jnp.float64)
     g = jaxann.backprop(params, x, y, activation="step", loss=loss, alpha=0.0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import jaxann
-from jaxann.losses import get_loss
+from jaxann.losses import LOSSES, get_loss
 
 
 def test_softmax_hand_computed(x64):
@@ -61,7 +61,7 @@ def test_network_loss_adds_l2_with_batch_size(x64):
     np.testing.assert_allclose(reg - plain, jaxann.l2_penalty(params, 0.3, 5), rtol=1e-12)
 
 
-@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+@pytest.mark.parametrize("loss", list(LOSSES))
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64], ids=["f32", "f64"])
 def test_loss_and_gradients_finite_for_huge_outputs(loss, dtype, x64):
     # an output layer driven to |a^L| ~ 1e4: the cost and both gradients stay finite
@@ -79,7 +79,7 @@ def test_loss_and_gradients_finite_for_huge_outputs(loss, dtype, x64):
         np.testing.assert_allclose(value, 1.5e4, rtol=1e-6)
 
 
-@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+@pytest.mark.parametrize("loss", list(LOSSES))
 def test_output_delta_equals_autodiff_of_e(loss, x64):
     e, delta = get_loss(loss)
     a = jnp.array([0.3, -1.2, 2.0, 0.0])
@@ -97,5 +97,5 @@ def test_bad_targets_are_refused():
         jaxann.mse(a, jnp.zeros((3, 5)))
     with pytest.raises(ValueError, match=r"integer labels y have shape \(2,\); expected \(3,\)"):
         jaxann.cross_entropy(a, jnp.array([0, 1]))
-    with pytest.raises(ValueError, match="unknown loss 'hinge'; expected one of: cross_entropy, mse"):
+    with pytest.raises(ValueError, match="unknown loss 'hinge'; expected one of: cross_entropy, mse, binary_cross_entropy, squared_error"):
         jaxann.loss(jaxann.init_mlp(jax.random.key(0), [2, 4]), jnp.zeros((3, 2)), jnp.zeros(3, int), loss="hinge")
