@@ -4,3 +4,4 @@ from jaxann.backprop import backprop
 from jaxann.errors import JaxannError
 from jaxann.losses import LOSSES, cross_entropy, l2_penalty, log_softmax, mse, softmax
 from jaxann.network import forward, init_mlp, loss
+from jaxann.estimators import MLPClassifier, MLPRegressor

@@ -97,7 +97,7 @@ class TrainConfig:
              f"hidden layer sizes {list(self.hidden)} must be positive integers")
         need(math.isfinite(self.lr) and self.lr > 0, f"learning rate {self.lr} must be a positive number")
         need(math.isfinite(self.power_t) and self.power_t >= 0, f"power_t {self.power_t} must be a number >= 0")
-        need(0 <= self.momentum < 1, f"momentum {self.momentum} must be in [0, 1)")
+        need(0 <= self.momentum <= 1, f"momentum {self.momentum} must be in [0, 1]")
         need(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, f"beta1, beta2 = {self.beta1}, {self.beta2} must be in [0, 1)")
         need(self.epsilon > 0, f"epsilon {self.epsilon} must be positive")
         need(math.isfinite(self.alpha) and self.alpha >= 0, f"alpha {self.alpha} must be a number >= 0")

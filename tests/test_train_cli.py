@@ -51,7 +51,7 @@ def test_quiet_prints_only_the_scores(capsys):
     (["--batch-size", "0"], "argument --batch-size: '0' is not a positive integer or 'full'"),
     (["--epochs", "-1"], "argument --epochs: '-1' is not a positive integer"),
     (["--lr", "0"], "learning rate 0.0 must be a positive number"),
-    (["--momentum", "1.5"], "momentum 1.5 must be in [0, 1)"),
+    (["--momentum", "1.5"], "momentum 1.5 must be in [0, 1]"),
     (["--dataset", "mnist", "--data-dir", "/no/such/folder"], "data directory /no/such/folder does not exist"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):

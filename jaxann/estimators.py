@@ -1,0 +1,389 @@
+"""scikit-learn-compatible `MLPClassifier` and `MLPRegressor`, trained by `jaxann.train.fit`.
+
+The lecture's code runs with one change, its import:
+
+    from jaxann import MLPClassifier
+    mlp = MLPClassifier(hidden_layer_sizes=(50,), max_iter=10, alpha=1e-4, solver='sgd',
+                        learning_rate_init=.1, random_state=1)
+
+Parameters, defaults, fitted attributes and input validation are scikit-learn's (same
+exception types for the same mistakes), plus jaxann's `grad` ('autodiff' | 'backprop').
+The training itself is jaxann's: one compiled `lax.scan` per epoch, on the CPU or a GPU.
+
+Parity with scikit-learn, step for step, for the same `random_state`:
+- initial weights and biases: scikit-learn's Glorot-uniform draws (bound sqrt(6 / (fan_in +
+  fan_out)), sqrt(2 / ...) for 'logistic'), W then b, layer by layer, from its RandomState;
+- batch order: the same RandomState reshuffles the row order every epoch, after the
+  early-stopping split (`train_test_split`) has drawn from it;
+- updates: scikit-learn's momentum and Adam forms (`jaxann.optimizers`) and learning-rate
+  schedules; costs: softmax + cross-entropy (multiclass), logistic + binary cross-entropy
+  (binary, multilabel), half squared error (regression), L2 alpha / (2 m) ||W||^2.
+With float64 inputs and `jax_enable_x64` on, `loss_curve_` follows scikit-learn's to
+rounding. Without x64, float64 inputs are trained in float32.
+
+Differences, on purpose or not yet: 'lbfgs' is refused with a clear error (no L-BFGS);
+`sample_weight` is not supported; for multi-output regression `loss_` is the half squared
+error summed over outputs (the quantity both libraries minimise), where scikit-learn
+reports it divided by n_outputs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import jax
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, shuffle
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.multiclass import (_check_partial_fit_first_call, check_classification_targets,
+                                      type_of_target, unique_labels)
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from jaxann.network import forward
+from jaxann.train import TrainConfig, fit
+
+# scikit-learn's activation names -> jaxann's
+ACTIVATION_NAMES = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+
+
+class _BaseMLP(BaseEstimator):
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATION_NAMES))],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "grad": [StrOptions({"autodiff", "backprop"})],
+    }
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+                 warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, max_fun=15000, grad="autodiff"):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.grad = grad
+
+    # --- the pieces subclasses supply -------------------------------------------------------
+    # _validate_input(X, y, incremental, reset) -> X, y (2-D float targets)
+    # _loss_name() -> jaxann loss;  _score_fn(X, y) -> validation score
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    @property
+    def _params(self):
+        return tuple({"W": W, "b": b} for W, b in zip(self.coefs_, self.intercepts_))
+
+    def _hidden(self) -> list[int]:
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        if any(s <= 0 for s in np.asarray(sizes)):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return [int(s) for s in sizes]
+
+    def _dtype(self, X) -> str:
+        return "float64" if X.dtype == np.float64 and jax.config.jax_enable_x64 else "float32"
+
+    def _initialize(self, y, layer_units, dtype, rng):
+        """scikit-learn's Glorot-uniform draws from its RandomState, W then b per layer."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._out_activation()
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        self.coefs_, self.intercepts_ = [], []
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            self.coefs_.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype, copy=False))
+            self.intercepts_.append(rng.uniform(-bound, bound, fan_out).astype(dtype, copy=False))
+        self.loss_curve_ = []
+        self._train_state = None
+        if self.early_stopping:
+            self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
+        else:
+            self.validation_scores_, self.best_validation_score_, self.best_loss_ = None, None, np.inf
+
+    def _fit(self, X, y, incremental=False):
+        if self.solver == "lbfgs":
+            raise ValueError("solver='lbfgs' is not implemented in jaxann; use solver='sgd' or 'adam'")
+        hidden = self._hidden()
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if hasattr(X, "toarray"):  # sparse input: jaxann trains on dense arrays
+            X = X.toarray()
+        y = y.reshape(-1, 1) if y.ndim == 1 else y
+        n_samples, n_features = X.shape
+        layer_units = [n_features, *hidden, y.shape[1]]
+        rng = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, layer_units, X.dtype, rng)
+        elif [W.shape for W in self.coefs_] != list(zip(layer_units[:-1], layer_units[1:])):
+            raise ValueError(f"the network {[c.shape for c in self.coefs_]} fitted before does not "
+                             f"match layer sizes {layer_units}; fit it anew (warm_start=False)")
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+
+        X_val = y_val = None
+        if self.early_stopping:
+            stratify = y if isinstance(self, ClassifierMixin) and self.n_outputs_ == 1 else None
+            X, X_val, y, y_val = train_test_split(X, y, random_state=rng, test_size=self.validation_fraction,
+                                                  stratify=stratify)
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase 'validation_fraction' "
+                                 "or the size of your dataset.")
+            if isinstance(self, ClassifierMixin):
+                y_val = self._label_binarizer.inverse_transform(y_val)
+        n_samples = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
+                              "It is going to be clipped")
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+
+        sample_idx = np.arange(n_samples)
+
+        def orders(k):  # scikit-learn's stream: the previous order reshuffled, every epoch
+            nonlocal sample_idx
+            if self.shuffle:
+                sample_idx = shuffle(sample_idx, random_state=rng)
+            return sample_idx.astype(np.int32)
+
+        dtype = self._dtype(X)
+        config = TrainConfig(
+            hidden=tuple(hidden), activation=ACTIVATION_NAMES[self.activation], loss=self._loss_name(),
+            optimizer=self.solver, lr=float(self.learning_rate_init), lr_schedule=self.learning_rate,
+            power_t=float(self.power_t), momentum=float(self.momentum), nesterov=bool(self.nesterovs_momentum),
+            beta1=float(self.beta_1), beta2=float(self.beta_2), epsilon=float(self.epsilon),
+            alpha=float(self.alpha), batch_size=batch_size, epochs=1 if incremental else int(self.max_iter),
+            grad=self.grad, tol=float(self.tol), n_iter_no_change=self.n_iter_no_change,
+            shuffle=bool(self.shuffle), dtype=dtype)
+        state = None
+        if incremental and self._train_state is not None:  # partial_fit keeps the optimizer's state
+            state = self._train_state._replace(params=self._params)
+
+        def log(k, history):
+            if self.verbose:
+                print(f"Iteration {k}, loss = {history.loss[-1]:.8f}")
+                if history.validation_accuracy:
+                    print(f"Validation score: {history.validation_accuracy[-1]:f}")
+
+        result = fit(config, X, y.astype(dtype), params=self._params, state=state, samples_seen=self.t_,
+                     x_val=X_val, y_val=y_val, orders=orders, callback=log,
+                     score=lambda params, xv, yv: self._score_fn(params, xv, yv, config.activation))
+        history = result.history
+        self._train_state = jax.tree.map(np.asarray, result.state)
+        self.coefs_ = [np.asarray(layer["W"]).astype(X.dtype, copy=False) for layer in result.params]
+        self.intercepts_ = [np.asarray(layer["b"]).astype(X.dtype, copy=False) for layer in result.params]
+        self.n_iter_ = len(history.loss)
+        self.t_ = result.samples_seen
+        self.loss_curve_ = list(self.loss_curve_) + history.loss
+        self.loss_ = history.loss[-1]
+        if self.early_stopping:
+            self.validation_scores_ = list(self.validation_scores_) + history.validation_accuracy
+            self.best_validation_score_ = max(self.validation_scores_)
+        else:
+            self.best_loss_ = min(self.best_loss_, min(history.loss))
+        if self.verbose and history.stopped:
+            print(history.stopped[0].upper() + history.stopped[1:] + ". Stopping.")
+        if not all(np.isfinite(a).all() for a in (*self.coefs_, *self.intercepts_)) or \
+                history.stopped.startswith("the loss became"):
+            raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
+                             "large values and need to be preprocessed.")
+        if not incremental and self.n_iter_ == self.max_iter and not history.stopped:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                          "optimization hasn't converged yet.", ConvergenceWarning)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the model to data X (n_samples, n_features) and targets y; returns self."""
+        return self._fit(X, y, incremental=False)
+
+    def _output(self, X):
+        """a^L through the output activation (softmax, logistic or identity), (n, n_outputs)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False)
+        if hasattr(X, "toarray"):
+            X = X.toarray()
+        a_L = np.asarray(forward(self._params, X, activation=ACTIVATION_NAMES[self.activation]))
+        if self.out_activation_ == "softmax":
+            return np.asarray(jax.nn.softmax(a_L, axis=-1))
+        if self.out_activation_ == "logistic":
+            return np.asarray(jax.nn.sigmoid(a_L))
+        return a_L
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier with scikit-learn's interface, trained by jaxann.
+
+    Multiclass targets get a softmax output and cross-entropy; binary and multilabel
+    targets logistic outputs and binary cross-entropy. See the module docstring for the
+    parameters (scikit-learn's) and the parity with `sklearn.neural_network.MLPClassifier`.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _out_activation(self):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _loss_name(self):
+        return "cross_entropy" if self.out_activation_ == "softmax" else "binary_cross_entropy"
+
+    def _score_fn(self, params, X, y, activation):
+        a_L = np.asarray(forward(params, X, activation=activation))
+        pred = a_L.ravel() if a_L.shape[1] == 1 else a_L
+        if self.out_activation_ == "logistic":
+            pred = (pred > 0).astype(int)  # sigmoid(a) > 1/2
+        return accuracy_score(y, self._label_binarizer.inverse_transform(pred))
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError("warm_start can only be used where `y` has the same classes as in "
+                                     f"the previous call to fit. Previously got {self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                                 f"{self.classes_}. 'y' has {classes}.")
+        return X, self._label_binarizer.transform(y).astype(bool)
+
+    def predict(self, X):
+        """Class labels (n_samples,), or indicator rows (n_samples, n_classes) for multilabel."""
+        p = self._output(X)
+        return self._label_binarizer.inverse_transform(p.ravel() if self.n_outputs_ == 1 else p)
+
+    def predict_proba(self, X):
+        """Class probabilities (n_samples, n_classes), in the order of `classes_`."""
+        p = self._output(X)
+        if self.n_outputs_ == 1:  # binary: one logistic output is P(classes_[1])
+            p = p.ravel()
+            return np.vstack([1 - p, p]).T
+        return p
+
+    def predict_log_proba(self, X):
+        """log of `predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over (X, y), continuing from the current state; `classes` on the first call."""
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, incremental=True)
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor with scikit-learn's interface, trained by jaxann.
+
+    Identity output and the half squared error (1/2m) sum_i ||a^L_i - y_i||^2 + L2; see the
+    module docstring for the parameters and the parity with scikit-learn's MLPRegressor.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+    def _out_activation(self):
+        return "identity"
+
+    def _loss_name(self):
+        return "squared_error"
+
+    def _score_fn(self, params, X, y, activation):
+        pred = np.asarray(forward(params, X, activation=activation))
+        return r2_score(y, pred.ravel() if pred.shape[1] == 1 else pred)
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def predict(self, X):
+        """Predictions (n_samples,) for one output, else (n_samples, n_outputs)."""
+        p = self._output(X)
+        return p.ravel() if p.shape[1] == 1 else p
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y):
+        """One epoch over (X, y), continuing from the current state."""
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return self._fit(X, y, incremental=True)
