@@ -33,6 +33,7 @@ import warnings
 from numbers import Integral, Real
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -122,7 +123,8 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def _params(self):
-        return tuple({"W": W, "b": b} for W, b in zip(self.coefs_, self.intercepts_))
+        # jnp.asarray: float64 coefs_ become float32 arrays when x64 is off, as training had them
+        return tuple({"W": jnp.asarray(W), "b": jnp.asarray(b)} for W, b in zip(self.coefs_, self.intercepts_))
 
     def _hidden(self) -> list[int]:
         sizes = self.hidden_layer_sizes
@@ -258,12 +260,12 @@ class _BaseMLP(BaseEstimator):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False)
         if hasattr(X, "toarray"):
             X = X.toarray()
-        a_L = np.asarray(forward(self._params, X, activation=ACTIVATION_NAMES[self.activation]))
+        a_L = forward(self._params, X, activation=ACTIVATION_NAMES[self.activation])
         if self.out_activation_ == "softmax":
-            return np.asarray(jax.nn.softmax(a_L, axis=-1))
-        if self.out_activation_ == "logistic":
-            return np.asarray(jax.nn.sigmoid(a_L))
-        return a_L
+            a_L = jax.nn.softmax(a_L, axis=-1)
+        elif self.out_activation_ == "logistic":
+            a_L = jax.nn.sigmoid(a_L)
+        return np.asarray(a_L).astype(X.dtype, copy=False)  # in the input's precision, as scikit-learn
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
