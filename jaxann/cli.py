@@ -121,7 +121,7 @@ def _train_parser(sub):
     from jaxann.activations import ACTIVATIONS
     from jaxann.data import DATASETS
     from jaxann.losses import LOSSES
-    from jaxann.train import GRADS, OPTIMIZERS, TrainConfig
+    from jaxann.train import GRADS, LR_SCHEDULES, OPTIMIZERS, TrainConfig
 
     d = TrainConfig()
     p = sub.add_parser(
@@ -138,6 +138,9 @@ def _train_parser(sub):
     p.add_argument("--loss", choices=list(LOSSES), default=d.loss)
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
     p.add_argument("--lr", type=float, default=d.lr, help="learning rate (default 0.1)")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=d.lr_schedule,
+                   help="sgd only, as scikit-learn's learning_rate (default constant)")
+    p.add_argument("--power-t", type=float, default=d.power_t, help="exponent of invscaling (default 0.5)")
     p.add_argument("--momentum", type=float, default=d.momentum, help="SGD momentum (default 0.9; 0 = plain SGD)")
     p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov,
                    help="Nesterov momentum (default on)")
@@ -226,7 +229,8 @@ def _run_train(args) -> int:
 
     config = TrainConfig(
         hidden=tuple(args.hidden), activation=args.activation, loss=args.loss,
-        optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
+        optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule, power_t=args.power_t,
+        momentum=args.momentum, nesterov=args.nesterov,
         alpha=args.alpha, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
         grad=args.grad, tol=args.tol, n_iter_no_change=args.n_iter_no_change,
         validation_fraction=args.validation_fraction,
