@@ -25,3 +25,17 @@ def x64():
 @pytest.fixture
 def key():
     return jax.random.key(0)
+
+
+@pytest.fixture
+def mnist():
+    """Real MNIST (a `jaxann.data.Dataset`) from $JAXANN_DATA_DIR or the cache; skip when absent."""
+    from jaxann.data import DataError, find_files, load
+
+    try:
+        found = find_files("mnist") is not None
+    except DataError:
+        found = False
+    if not found:
+        pytest.skip("real MNIST not found (set JAXANN_DATA_DIR)")
+    return load("mnist")

@@ -229,14 +229,8 @@ def test_scikit_learns_estimator_checks(estimator):
 
 
 @pytest.mark.slow
-def test_lecture_code_with_only_the_import_changed_on_mnist():
-    from jaxann.data import DataError, find_files, load
-    try:
-        if find_files("mnist") is None:
-            pytest.skip("real MNIST not found (set JAXANN_DATA_DIR)")
-    except DataError:
-        pytest.skip("real MNIST not found")
-    d = load("mnist")
+def test_lecture_code_with_only_the_import_changed_on_mnist(mnist):
+    d = mnist
     from jaxann import MLPClassifier
     mlp = MLPClassifier(hidden_layer_sizes=(50,), max_iter=10, alpha=1e-4, solver='sgd',
                         learning_rate_init=.1, random_state=1)

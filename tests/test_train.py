@@ -173,19 +173,9 @@ def test_bad_data_is_refused(x, y, message):
         fit(TrainConfig(), x, y)
 
 
-def mnist_or_skip():
-    from jaxann.data import DataError, find_files
-    try:
-        if find_files("mnist") is None:
-            pytest.skip("real MNIST not found (set JAXANN_DATA_DIR)")
-    except DataError:
-        pytest.skip("real MNIST not found")
-    return load("mnist")
-
-
 @pytest.mark.slow
-def test_lecture_example_on_real_mnist_with_both_gradient_sources():
-    d = mnist_or_skip()
+def test_lecture_example_on_real_mnist_with_both_gradient_sources(mnist):
+    d = mnist
     tests = {}
     for grad in ("autodiff", "backprop"):
         result = fit(TrainConfig(grad=grad), d.x_train, d.y_train, n_out=10)

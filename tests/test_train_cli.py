@@ -62,13 +62,7 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
 
 
 @pytest.mark.slow
-def test_mnist_script_prints_the_lectures_lines():
-    from jaxann.data import DataError, find_files
-    try:
-        if find_files("mnist") is None:
-            pytest.skip("real MNIST not found (set JAXANN_DATA_DIR)")
-    except DataError:
-        pytest.skip("real MNIST not found")
+def test_mnist_script_prints_the_lectures_lines(mnist):
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "mnist_mlp.py")], capture_output=True,
                        text=True, check=True)
     lines = r.stdout.splitlines()
@@ -81,13 +75,7 @@ def test_mnist_script_prints_the_lectures_lines():
 
 
 @pytest.mark.slow
-def test_mnist_script_runs_the_lectures_code_through_the_estimator():
-    from jaxann.data import DataError, find_files
-    try:
-        if find_files("mnist") is None:
-            pytest.skip("real MNIST not found (set JAXANN_DATA_DIR)")
-    except DataError:
-        pytest.skip("real MNIST not found")
+def test_mnist_script_runs_the_lectures_code_through_the_estimator(mnist):
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "mnist_mlp.py"), "--sklearn-api"],
                        capture_output=True, text=True, check=True)
     lines = r.stdout.splitlines()
