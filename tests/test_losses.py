@@ -43,6 +43,19 @@ def test_mse_is_the_lectures(x64):
     assert float(jaxann.mse(a, jnp.array([0, 1]))) == ((0 + 4) + (0 + 1)) / 2
 
 
+def test_binary_cross_entropy_and_squared_error_hand_computed(x64):
+    # one example, two logistic outputs a = (0, ln 3): s = (1/2, 3/4); targets (1, 0)
+    #   e = -(log 1/2 + log(1 - 3/4)) = ln 2 + ln 4 = 3 ln 2;  delta = s - y = (-1/2, 3/4)
+    a, y = jnp.array([0.0, np.log(3.0)]), jnp.array([1.0, 0.0])
+    e, delta = get_loss("binary_cross_entropy")
+    np.testing.assert_allclose(e(a, y), 3 * np.log(2.0), rtol=1e-15)
+    np.testing.assert_allclose(delta(a, y), [-0.5, 0.75], rtol=1e-15)
+    # half squared error: a - y = (-1, ln 3) -> e = (1 + ln(3)^2) / 2, delta = a - y
+    e, delta = get_loss("squared_error")
+    np.testing.assert_allclose(e(a, y), (1 + np.log(3.0) ** 2) / 2, rtol=1e-15)
+    np.testing.assert_allclose(delta(a, y), [-1.0, np.log(3.0)], rtol=1e-15)
+
+
 def test_l2_penalty_is_scikit_learns(x64):
     params = ({"W": jnp.array([[1.0, 2.0]]), "b": jnp.array([100.0, 100.0])},
               {"W": jnp.array([[3.0], [0.0]]), "b": jnp.array([7.0])})
