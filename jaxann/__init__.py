@@ -1,7 +1,15 @@
 """jaxann: feedforward neural networks in JAX, from the lecture's math."""
 from jaxann.activations import ACTIVATIONS, derivative, get_activation
 from jaxann.backprop import backprop
+from jaxann.checkpoint import load_params, save_params
 from jaxann.errors import JaxannError
+from jaxann.estimators import MLPClassifier, MLPRegressor
 from jaxann.losses import LOSSES, cross_entropy, l2_penalty, log_softmax, mse, softmax
 from jaxann.network import forward, init_mlp, loss
-from jaxann.estimators import MLPClassifier, MLPRegressor
+from jaxann.train import TrainConfig, fit
+
+__all__ = [
+    "ACTIVATIONS", "LOSSES", "JaxannError", "MLPClassifier", "MLPRegressor", "TrainConfig",
+    "backprop", "cross_entropy", "derivative", "fit", "forward", "get_activation", "init_mlp",
+    "l2_penalty", "load_params", "log_softmax", "loss", "mse", "save_params", "softmax",
+]

@@ -1,7 +1,14 @@
-"""Saving and loading parameters.
+"""Saving and loading parameters, and checkpoints that resume a run exactly.
 
     save_params(path, params)      a .npz file holding W1, b1, ..., WL, bL
     params = load_params(path)     the same tuple of {"W", "b"} layers back
+
+    save_checkpoint(path, progress, config, sizes)
+    progress = load_checkpoint(path, config, sizes)
+        one .npz file: every array of the run's `Progress` (parameters, optimizer state,
+        the stopping rule's best parameters) and, as JSON, its epoch count, history,
+        samples seen, stopping-rule memory and the run's configuration. The PRNG state is
+        (config.seed, epoch): every epoch's row order is recomputed from it.
 
 Files are written to a temporary name beside the target and renamed into place, so an
 interrupted save never leaves a half-written file under the real name.
@@ -9,15 +16,28 @@ interrupted save never leaves a half-written file under the real name.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import zipfile
+import zlib
+from dataclasses import asdict
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxann.errors import JaxannError
+from jaxann.network import init_mlp
+from jaxann.train import History, Progress, TrainConfig, start
+
+FORMAT = "jaxann-checkpoint-1"
+# what reading a damaged .npz can raise (a mutated zip header can even name an unknown
+# compression method or zip version, NotImplementedError, or claim encryption, RuntimeError)
+UNREADABLE = (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error)
+# settings a run may change when it resumes: how long it goes on
+RESUMABLE_CHANGES = ("epochs",)
 
 
 def atomic_write(path, write) -> Path:
@@ -54,7 +74,7 @@ def load_params(path) -> tuple:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    except UNREADABLE as e:
         raise JaxannError(f"{path}: not a jaxann parameter file ({e})") from None
     L = len(arrays) // 2
     if L == 0 or set(arrays) != {f"{p}{l}" for l in range(1, L + 1) for p in "Wb"}:
@@ -65,3 +85,78 @@ def load_params(path) -> tuple:
         if W.ndim != 2 or b.shape != (W.shape[1],) or (l > 1 and params[l - 2]["W"].shape[1] != W.shape[0]):
             raise JaxannError(f"{path}: layer {l} has W {W.shape} and b {b.shape}, which do not chain")
     return params
+
+
+class CheckpointError(JaxannError):
+    """A checkpoint that cannot be read, or that belongs to another run."""
+
+
+def _trees(progress: Progress):
+    return (progress.state, progress.best_params)
+
+
+def save_checkpoint(path, progress: Progress, config: TrainConfig, sizes) -> Path:
+    """Write the run's progress to path (.npz), atomically: a crash leaves the old one whole."""
+    leaves = jax.tree.leaves(_trees(progress))
+    meta = {
+        "format": FORMAT,
+        "config": asdict(config) | {"hidden": list(config.hidden)},
+        "sizes": list(sizes),
+        "epoch": progress.epoch,
+        "history": progress.history.to_dict(),
+        "samples_seen": progress.samples_seen,
+        "best_loss": progress.best_loss,
+        "best_score": progress.best_score,
+        "has_best_params": progress.best_params is not None,
+        "no_improvement": progress.no_improvement,
+    }
+    arrays = {f"leaf_{i}": np.asarray(a) for i, a in enumerate(leaves)}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_checkpoint(path, config: TrainConfig, sizes) -> Progress:
+    """The Progress saved at path, checked against this run's config and layer sizes.
+
+    Raises CheckpointError for a file that is not a jaxann checkpoint (missing, truncated,
+    corrupt) or that was written by a run with other settings (another architecture,
+    optimizer, seed, ...); only `epochs` may differ.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        meta = json.loads(arrays.pop("meta").tobytes().decode())
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ValueError(f"format {meta.get('format') if isinstance(meta, dict) else None!r}, "
+                             f"expected {FORMAT!r}")
+        saved_config, saved_sizes = meta["config"], meta["sizes"]
+        epoch, samples_seen = int(meta["epoch"]), int(meta["samples_seen"])
+        history = History(**meta["history"])
+        best_loss, best_score = float(meta["best_loss"]), float(meta["best_score"])
+        no_improvement, has_best = int(meta["no_improvement"]), bool(meta["has_best_params"])
+    except CheckpointError:
+        raise
+    except UNREADABLE + (KeyError, TypeError) as e:
+        raise CheckpointError(f"{path}: not a readable jaxann checkpoint ({e})") from None
+    ours = asdict(config) | {"hidden": list(config.hidden)}
+    differ = [k for k in ours if k not in RESUMABLE_CHANGES and saved_config.get(k) != ours[k]]
+    if list(saved_sizes) != list(sizes):
+        differ.insert(0, "sizes")
+        saved_config, ours = saved_config | {"sizes": saved_sizes}, ours | {"sizes": list(sizes)}
+    if differ:
+        what = ", ".join(f"{k}={saved_config.get(k)!r} (this run: {ours[k]!r})" for k in differ)
+        raise CheckpointError(f"{path} was written by another run: {what}; resume with the same "
+                              "settings, or train into another --out folder")
+    template = start(config, init_mlp(jax.random.key(0), sizes, config.init, jnp.dtype(config.dtype)))
+    trees = (template.state, template.state.params if has_best else None)
+    expected, treedef = jax.tree.flatten(trees)
+    leaves = [arrays.get(f"leaf_{i}") for i in range(len(expected))]
+    if len(arrays) != len(expected) or any(
+            a is None or a.shape != e.shape or a.dtype != e.dtype for a, e in zip(leaves, expected)):
+        raise CheckpointError(f"{path}: its arrays do not fit the network {'-'.join(map(str, sizes))}; "
+                              "the file is corrupt or from another version")
+    if not 0 <= epoch <= config.epochs or len(history.loss) != epoch:
+        raise CheckpointError(f"{path}: it records {epoch} epochs and {len(history.loss)} losses; "
+                              f"expected 0..{config.epochs} epochs with one loss each")
+    state, best_params = jax.tree.unflatten(treedef, [jnp.asarray(a) for a in leaves])
+    return Progress(epoch, state, history, samples_seen, best_loss, best_score, best_params, no_improvement)

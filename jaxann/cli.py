@@ -155,7 +155,14 @@ def _train_parser(sub):
                    help="epochs without improvement before stopping (default 10)")
     p.add_argument("--validation-fraction", type=float, default=d.validation_fraction,
                    help="share of the training rows held out for early stopping (default 0: none)")
-    p.add_argument("--out", help="folder for params.npz, metrics.json and loss_curve.png")
+    p.add_argument("--out", help="folder for checkpoint.npz (during training), params.npz, metrics.json "
+                   "and loss_curve.png")
+    p.add_argument("--checkpoint-every", type=positive_int, default=1,
+                   help="with --out: write DIR/checkpoint.npz every N epochs and after the last (default 1)")
+    p.add_argument("--resume", action="store_true",
+                   help="with --out: continue from DIR/checkpoint.npz (same settings; --epochs may grow)")
+    p.add_argument("--debug-nans", action="store_true",
+                   help="JAX's NaN checking: stop at the first operation that makes a NaN, and name it")
     p.add_argument("--metrics", help="write the metrics as JSON to this file")
     p.add_argument("--quiet", action="store_true", help="no per-epoch log, no progress bar")
     add_compile_cache_flag(p)
@@ -243,19 +250,50 @@ def _run_train(args) -> int:
               f"{data.source}); network {'-'.join(map(str, sizes))} {config.activation}, "
               f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size or 'full'}, "
               f"grad {config.grad}; {device_name()}")
+    from pathlib import Path
+
+    from jaxann.checkpoint import load_checkpoint, save_checkpoint
+
+    if args.resume and not args.out:
+        raise JaxannError("--resume needs --out DIR, the folder whose checkpoint.npz it continues")
+    if args.debug_nans:
+        import jax
+
+        jax.config.update("jax_debug_nans", True)
+    checkpoint = Path(args.out) / "checkpoint.npz" if args.out else None
+    resume = None
+    if args.resume:
+        if checkpoint.is_file():
+            resume = load_checkpoint(checkpoint, config, sizes)
+            if not args.quiet:
+                print(f"Resuming from {checkpoint} after epoch {resume.epoch}")
+        elif not args.quiet:
+            print(f"No checkpoint in {args.out} yet: starting from epoch 1")
     bar = _ProgressBar(config.epochs, enabled=not args.quiet and sys.stderr.isatty())
 
-    def log(k, history):
+    def log(progress):
         bar.close()
+        k, history = progress.epoch, progress.history
         if not args.quiet:
             print(f"Iteration {k}, loss = {history.loss[-1]:.8f}", flush=True)
+        if checkpoint and (k % args.checkpoint_every == 0 or k == config.epochs or history.stopped):
+            try:
+                save_checkpoint(checkpoint, progress, config, sizes)
+            except OSError as e:
+                raise JaxannError(f"cannot write {checkpoint}: {e.strerror or e}") from None
         bar.update(k, history.loss[-1], history.seconds[-1])
 
-    result = fit(config, data.x_train, data.y_train, n_out=data.n_classes, callback=log)
-    bar.close()
+    try:
+        result = fit(config, data.x_train, data.y_train, n_out=data.n_classes, resume=resume, callback=log)
+    except FloatingPointError as e:  # raised by --debug-nans
+        raise TrainingDiverged(f"--debug-nans: {str(e).splitlines()[0]}") from None
+    finally:
+        bar.close()
     history = result.history
-    if history.stopped.startswith("the loss became"):
-        raise TrainingDiverged(f"training diverged: {history.stopped}; lower the learning rate (--lr)")
+    if result.diverged:
+        kept = (f"; the last finite checkpoint (epoch {result.progress.epoch}) is {checkpoint}"
+                if checkpoint and checkpoint.is_file() else "")
+        raise TrainingDiverged(f"training diverged: {history.stopped}{kept}; lower the learning rate (--lr)")
     if history.stopped and not args.quiet:
         print(f"Stopped after {len(history.loss)} epochs: {history.stopped}")
     train_acc = accuracy(result.params, data.x_train, data.y_train, config.activation)
@@ -387,7 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    import signal
+    import threading
+
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.run(args)
     except JaxannError as e:
@@ -397,5 +440,20 @@ def main(argv=None) -> int:
         print(f"jaxann: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("jaxann: interrupted", file=sys.stderr)
+        print("jaxann: interrupted" + _resume_hint(args), file=sys.stderr)
         return 130
+    except Terminated:
+        print("jaxann: terminated" + _resume_hint(args), file=sys.stderr)
+        return 143
+
+
+class Terminated(Exception):
+    """SIGTERM arrived (raised by the handler `main` installs)."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _resume_hint(args) -> str:
+    return f"; continue with --out {args.out} --resume" if getattr(args, "out", None) else ""

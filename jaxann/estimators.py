@@ -47,7 +47,7 @@ from sklearn.utils.multiclass import (_check_partial_fit_first_call, check_class
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from jaxann.network import forward
-from jaxann.train import TrainConfig, fit
+from jaxann.train import History, Progress, TrainConfig, fit, start
 
 # scikit-learn's activation names -> jaxann's
 ACTIVATION_NAMES = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
@@ -212,25 +212,25 @@ class _BaseMLP(BaseEstimator):
             alpha=float(self.alpha), batch_size=batch_size, epochs=1 if incremental else int(self.max_iter),
             grad=self.grad, tol=float(self.tol), n_iter_no_change=self.n_iter_no_change,
             shuffle=bool(self.shuffle), dtype=dtype)
-        state = None
         if incremental and self._train_state is not None:  # partial_fit keeps the optimizer's state
-            state = self._train_state._replace(params=self._params)
+            progress = Progress(0, self._train_state._replace(params=self._params), History(), self.t_)
+        else:  # fit, warm or not, starts a new optimizer (as scikit-learn does)
+            progress = start(config, self._params, self.t_)
 
-        def log(k, history):
+        def log(p):
             if self.verbose:
-                print(f"Iteration {k}, loss = {history.loss[-1]:.8f}")
-                if history.validation_accuracy:
-                    print(f"Validation score: {history.validation_accuracy[-1]:f}")
+                print(f"Iteration {p.epoch}, loss = {p.history.loss[-1]:.8f}")
+                if p.history.validation_accuracy:
+                    print(f"Validation score: {p.history.validation_accuracy[-1]:f}")
 
-        result = fit(config, X, y.astype(dtype), params=self._params, state=state, samples_seen=self.t_,
-                     x_val=X_val, y_val=y_val, orders=orders, callback=log,
-                     score=lambda params, xv, yv: self._score_fn(params, xv, yv, config.activation))
+        result = fit(config, X, y.astype(dtype), resume=progress, x_val=X_val, y_val=y_val, orders=orders,
+                     callback=log, score=lambda params, xv, yv: self._score_fn(params, xv, yv, config.activation))
         history = result.history
-        self._train_state = jax.tree.map(np.asarray, result.state)
+        self._train_state = jax.tree.map(np.asarray, result.progress.state)
         self.coefs_ = [np.asarray(layer["W"]).astype(X.dtype, copy=False) for layer in result.params]
         self.intercepts_ = [np.asarray(layer["b"]).astype(X.dtype, copy=False) for layer in result.params]
         self.n_iter_ = len(history.loss)
-        self.t_ = result.samples_seen
+        self.t_ = result.progress.samples_seen
         self.loss_curve_ = list(self.loss_curve_) + history.loss
         self.loss_ = history.loss[-1]
         if self.early_stopping:
@@ -241,7 +241,7 @@ class _BaseMLP(BaseEstimator):
         if self.verbose and history.stopped:
             print(history.stopped[0].upper() + history.stopped[1:] + ". Stopping.")
         if not all(np.isfinite(a).all() for a in (*self.coefs_, *self.intercepts_)) or \
-                history.stopped.startswith("the loss became"):
+                result.diverged:
             raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
                              "large values and need to be preprocessed.")
         if not incremental and self.n_iter_ == self.max_iter and not history.stopped:

@@ -251,13 +251,31 @@ class History:
 
 
 @dataclass
+class Progress:
+    """Everything a run carries from one epoch to the next: enough to resume it exactly.
+
+    The row orders need no state of their own: epoch k's order is recomputed from
+    (seed, k) by `epoch_order`.
+    """
+
+    epoch: int  # epochs completed
+    state: TrainState  # parameters, optimizer state (with the current learning rate), alpha
+    history: History
+    samples_seen: int = 0  # t, over this and earlier runs (invscaling's clock)
+    best_loss: float = math.inf  # the stopping rule's memory
+    best_score: float = -math.inf
+    best_params: tuple | None = None  # with a validation set: the best epoch's parameters
+    no_improvement: int = 0
+
+
+@dataclass
 class FitResult:
     params: tuple
     history: History
     compile_seconds: float
     fit_seconds: float
-    state: TrainState  # the final optimizer state too: pass it back in to continue
-    samples_seen: int  # t, summed over this and earlier calls (invscaling's clock)
+    progress: Progress  # the final state: pass it back to `fit(resume=...)` to continue
+    diverged: bool = False  # stopped by a non-finite loss or parameters (history.stopped says when)
 
 
 def check_data(x, y, n_out: int | None = None):
@@ -298,21 +316,37 @@ def _split_validation(x, y, fraction, seed):
     return train_test_split(x, y, test_size=fraction, random_state=seed, stratify=stratify)
 
 
+@jax.jit
+def _all_finite(tree) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(tree)]))
+
+
+def start(config: TrainConfig, params, samples_seen: int = 0) -> Progress:
+    """A run's state before its first epoch: params (cast to config.dtype), a fresh optimizer
+    state, no history. samples_seen carries invscaling's clock over from earlier runs."""
+    dtype = jnp.dtype(config.dtype)
+    params = jax.tree.map(lambda a: jnp.asarray(a, dtype), params)
+    state = TrainState(params, make_optimizer(config).init(params), jnp.asarray(config.alpha, dtype))
+    return Progress(0, state, History(), samples_seen)
+
+
 def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_val=None,
-        params=None, state: TrainState | None = None, samples_seen: int = 0,
+        params=None, resume: Progress | None = None,
         orders: Callable[[int], np.ndarray] | None = None,
         score: Callable[[tuple, np.ndarray, np.ndarray], float] | None = None,
-        callback: Callable[[int, History], None] | None = None) -> FitResult:
+        callback: Callable[[Progress], None] | None = None) -> FitResult:
     """Train a network on rows x (n, n_0) with labels (n,) or targets (n, n_out).
 
     params: start from these instead of a fresh `init_mlp` (PRNG key from config.seed).
-    state: continue from a `FitResult.state` (parameters, optimizer state and learning
-        rate); samples_seen: the samples earlier calls trained on (for "invscaling").
+    resume: continue from a `Progress` (a checkpoint's, or `FitResult.progress`): its
+        epoch count, optimizer state, history and stopping-rule memory; training runs on
+        to config.epochs in all.
     x_val, y_val: a validation set; without one, config.validation_fraction > 0 holds out
         that share of x (stratified) for it. score(params, x_val, y_val) is its score,
         higher is better (default: accuracy).
     orders(k): the row order of epoch k (default: `epoch_order(config.seed, k, n)`).
-    callback(epoch, history) runs after each epoch (epochs counted from 1).
+    callback(progress) runs after each epoch whose loss is finite (progress.epoch counts
+        from 1); a checkpoint written there resumes the run exactly.
     """
     config.validate()
     x, y, n_out = check_data(x, y, n_out)
@@ -320,66 +354,71 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_va
         x, x_val, y, y_val = _split_validation(x, y, config.validation_fraction, config.seed)
     dtype = jnp.dtype(config.dtype)
     optimizer = make_optimizer(config)
-    if state is None:
+    if resume is None:
         if params is None:
             params = init_mlp(jax.random.key(config.seed), [x.shape[1], *config.hidden, n_out], config.init, dtype)
-        params = jax.tree.map(lambda a: jnp.asarray(a, dtype), params)
-        state = TrainState(params, optimizer.init(params), jnp.asarray(config.alpha, dtype))
+        resume = start(config, params)
+    p = resume
     n = x.shape[0]
     orders = orders or (lambda k: epoch_order(config.seed, k, n, config.shuffle))
-    score = score or (lambda p, xv, yv: accuracy(p, xv, yv, config.activation))
-    epoch = jax.jit(make_epoch(make_step(optimizer, config.activation, config.loss, config.grad),
-                               config.batch_size, n))
+    score = score or (lambda params, xv, yv: accuracy(params, xv, yv, config.activation))
+    epoch_fn = make_epoch(make_step(optimizer, config.activation, config.loss, config.grad), config.batch_size, n)
     # the data go to the device once; every epoch reads them from there
     x_dev, t_dev = jnp.asarray(x, dtype), _targets(y, n_out, dtype)
-    order = orders(0)
+    first = p.epoch
+    order = orders(first)
     t0 = time.perf_counter()
-    epoch = epoch.lower(state, x_dev, t_dev, order).compile()
+    epoch = jax.jit(epoch_fn).lower(p.state, x_dev, t_dev, order).compile()
     compile_seconds = time.perf_counter() - t0
 
-    history = History()
-    best_loss, best_score, best_params, no_improvement = math.inf, -math.inf, None, 0
+    history, diverged = p.history, False
+    sgd_schedule = config.lr_schedule if config.optimizer == "sgd" else "constant"
     fit_start = time.perf_counter()
-    for k in range(config.epochs):
+    for k in range(first, config.epochs):
         t_epoch = time.perf_counter()
-        if k > 0:
+        if k > first:  # the first epoch's order was drawn for the compilation
             order = orders(k)
-        state, metrics = epoch(state, x_dev, t_dev, order)
+        state, metrics = epoch(p.state, x_dev, t_dev, order)
         loss = float(metrics.loss)  # the one read-back of the epoch
-        samples_seen += n
         history.loss.append(loss)
         history.train_accuracy.append(float(metrics.correct) / n)
-        if not math.isfinite(loss):
+        if not (math.isfinite(loss) and bool(_all_finite(state.params))):  # p keeps the last finite state
+            if jax.config.jax_debug_nans:
+                # replay the epoch op by op from the last finite state: JAX's NaN checking
+                # raises FloatingPointError naming the first operation that made a NaN
+                with jax.disable_jit():
+                    epoch_fn(p.state, x_dev, t_dev, order)
             history.seconds.append(time.perf_counter() - t_epoch)
-            history.stopped = f"the loss became {loss} in epoch {k + 1}"
+            what = f"the loss became {loss}" if not math.isfinite(loss) else "the parameters became infinite or NaN"
+            history.stopped = f"{what} in epoch {k + 1}"
+            diverged = True
             break
+        p.epoch, p.state, p.samples_seen = k + 1, state, p.samples_seen + n
         if x_val is not None:
             value = score(state.params, x_val, y_val)
             history.validation_accuracy.append(value)
-            no_improvement = no_improvement + 1 if value < best_score + config.tol else 0
-            if value > best_score:
-                best_score, best_params = value, state.params
+            p.no_improvement = p.no_improvement + 1 if value < p.best_score + config.tol else 0
+            if value > p.best_score:
+                p.best_score, p.best_params = value, state.params
         else:
-            no_improvement = no_improvement + 1 if loss > best_loss - config.tol else 0
-            best_loss = min(best_loss, loss)
-        sgd_schedule = config.lr_schedule if config.optimizer == "sgd" else "constant"
+            p.no_improvement = p.no_improvement + 1 if loss > p.best_loss - config.tol else 0
+            p.best_loss = min(p.best_loss, loss)
         if sgd_schedule == "invscaling":
-            state = set_learning_rate(state, config.lr / (samples_seen + 1) ** config.power_t)
+            p.state = set_learning_rate(p.state, config.lr / (p.samples_seen + 1) ** config.power_t)
+        stop = p.no_improvement > config.n_iter_no_change
+        if stop and sgd_schedule == "adaptive" and learning_rate(p.state) > 1e-6:
+            p.state = set_learning_rate(p.state, learning_rate(p.state) / 5)
+            p.no_improvement, stop = 0, False
+            history.lr_changes.append((k + 1, learning_rate(p.state)))
+        if stop:
+            what = "validation score" if x_val is not None else "training loss"
+            history.stopped = (f"{what} did not improve by more than tol={config.tol} for "
+                               f"{config.n_iter_no_change} consecutive epochs")
         history.seconds.append(time.perf_counter() - t_epoch)
         if callback is not None:
-            callback(k + 1, history)
-        if no_improvement > config.n_iter_no_change:
-            what = "validation score" if x_val is not None else "training loss"
-            reason = (f"{what} did not improve by more than tol={config.tol} for "
-                      f"{config.n_iter_no_change} consecutive epochs")
-            if sgd_schedule == "adaptive" and learning_rate(state) > 1e-6:
-                state = set_learning_rate(state, learning_rate(state) / 5)
-                no_improvement = 0
-                history.lr_changes.append((k + 1, learning_rate(state)))
-                continue
-            history.stopped = reason
+            callback(p)
+        if stop:
             break
     fit_seconds = time.perf_counter() - fit_start
-    if best_params is not None:
-        state = state._replace(params=best_params)
-    return FitResult(state.params, history, compile_seconds, fit_seconds, state, samples_seen)
+    params = p.best_params if p.best_params is not None else p.state.params
+    return FitResult(params, history, compile_seconds, fit_seconds, p, diverged)

@@ -43,8 +43,8 @@ def main(argv=None) -> int:
         config = TrainConfig(hidden=(50,), epochs=10, alpha=1e-4, optimizer="sgd", lr=0.1,
                              momentum=0.9, nesterov=True, batch_size=200, seed=1, grad=args.grad)
 
-        def log(k, history):
-            print(f"Iteration {k}, loss = {history.loss[-1]:.8f}", flush=True)
+        def log(progress):
+            print(f"Iteration {progress.epoch}, loss = {progress.history.loss[-1]:.8f}", flush=True)
 
         result = fit(config, mnist.x_train, mnist.y_train, n_out=10, callback=log)
     except JaxannError as e:
