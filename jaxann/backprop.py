@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 from jaxann.activations import get_activation
 from jaxann.losses import get_loss, l2_penalty
-from jaxann.network import feedforward, prepare
+from jaxann.network import check_alpha, feedforward, prepare
 
 
 def deltas(params, x, t, activation: str, loss: str):
@@ -88,4 +88,4 @@ def backprop(params, x, y, activation: str = "relu", loss: str = "cross_entropy"
     Returns a tuple of {"W": (n_{l-1}, n_l), "b": (n_l,)}, like params.
     """
     x, t = prepare(params, x, y, activation, loss)
-    return _backprop(params, x, t, activation, loss, alpha)
+    return _backprop(params, x, t, activation, loss, check_alpha(alpha))

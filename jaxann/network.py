@@ -20,6 +20,7 @@ from typing import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxann.activations import get_activation
 from jaxann.errors import JaxannError
@@ -54,6 +55,9 @@ def init_mlp(key, sizes: Sequence[int], init: str = "glorot_uniform", dtype=jnp.
           "glorot_normal" or "he_normal" (biases zero for the two normal schemes).
     Returns a tuple of L dicts {"W": (n_{l-1}, n_l), "b": (n_l,)}.
     """
+    if not (isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)) and not (
+            isinstance(key, (jax.Array, np.ndarray)) and key.shape == (2,) and key.dtype == np.uint32):
+        raise JaxannError(f"key {key!r} is not a PRNG key; expected jax.random.key(seed)")
     sizes = list(sizes)
     if len(sizes) < 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes):
         raise JaxannError(
@@ -100,12 +104,21 @@ def check_input(params, x) -> jax.Array:
     W1 = params[0]["W"]
     x = jnp.asarray(x)
     n_0 = W1.shape[0]
-    if x.ndim not in (1, 2) or x.shape[-1] != n_0:
+    if x.ndim not in (1, 2) or x.shape[-1] != n_0 or x.shape[0] == 0:
         raise JaxannError(
-            f"x has shape {x.shape}; expected (m, {n_0}) or ({n_0},) for a first layer of "
-            f"{n_0} inputs"
+            f"x has shape {x.shape}; expected (m, {n_0}) with m > 0, or ({n_0},), for a first "
+            f"layer of {n_0} inputs"
         )
+    if not jnp.issubdtype(x.dtype, jnp.number):
+        raise JaxannError(f"x has dtype {x.dtype}; expected numbers")
+    if is_concrete(x) and not bool(jnp.all(jnp.isfinite(x))):
+        raise JaxannError("x holds NaN or infinite values; expected finite numbers")
     return x.astype(W1.dtype)
+
+
+def is_concrete(a) -> bool:
+    """True when a's values can be read (not a tracer inside jit, grad or vmap)."""
+    return not isinstance(a, jax.core.Tracer)
 
 
 @partial(jax.jit, static_argnames=("activation",))
@@ -152,7 +165,17 @@ def prepare(params, x, y, activation, loss):
     if x.ndim == 1:
         x, y = x[None, :], jnp.asarray(y)[None, ...]
     n_L = params[-1]["W"].shape[1]
-    return x, as_targets(y, n_L, x.shape[0], x.dtype)
+    t = as_targets(y, n_L, x.shape[0], x.dtype)
+    if is_concrete(t) and not bool(jnp.all(jnp.isfinite(t))):
+        raise JaxannError("targets y hold NaN or infinite values; expected finite numbers")
+    return x, t
+
+
+def check_alpha(alpha):
+    """alpha, refused when it is a known negative or non-finite number."""
+    if is_concrete(alpha) and not (jnp.ndim(alpha) == 0 and bool(jnp.isfinite(alpha)) and float(alpha) >= 0):
+        raise JaxannError(f"alpha {alpha} must be a number >= 0 (the L2 strength)")
+    return alpha
 
 
 def loss(params, x, y, activation: str = "relu", loss: str = "cross_entropy", alpha=0.0):
@@ -165,4 +188,4 @@ def loss(params, x, y, activation: str = "relu", loss: str = "cross_entropy", al
     autodiff counterpart of `jaxann.backprop` with the same arguments.
     """
     x, t = prepare(params, x, y, activation, loss)
-    return _loss(params, x, t, activation, loss, alpha)
+    return _loss(params, x, t, activation, loss, check_alpha(alpha))

@@ -144,10 +144,16 @@ def test_contract_exactly_as_designed():
     (dict(y=jnp.array([0, 1])), r"integer labels y have shape \(2,\); expected \(4,\)"),
     (dict(activation="sigmoidal"), "unknown activation 'sigmoidal'"),
     (dict(loss="mae"), "unknown loss 'mae'"),
+    (dict(x=jnp.zeros((0, 3)), y=jnp.zeros(0, int)), r"x has shape \(0, 3\); expected \(m, 3\) with m > 0"),
+    (dict(x=jnp.zeros((4, 3)).at[1, 2].set(jnp.nan)), "x holds NaN or infinite values"),
+    (dict(x=jnp.zeros((4, 3)).at[0, 0].set(jnp.inf)), "x holds NaN or infinite values"),
+    (dict(y=jnp.zeros((4, 2)).at[3, 1].set(jnp.nan)), "targets y hold NaN or infinite values"),
+    (dict(alpha=-0.1), "alpha -0.1 must be a number >= 0"),
+    (dict(alpha=float("nan")), "alpha nan must be a number >= 0"),
 ])
 def test_bad_inputs_raise_clear_errors(bad, match):
     params = jaxann.init_mlp(jax.random.key(0), [3, 4, 2])
-    kw = dict(x=jnp.zeros((4, 3)), y=jnp.array([0, 1, 1, 0]), activation="relu", loss="cross_entropy")
+    kw = dict(x=jnp.zeros((4, 3)), y=jnp.array([0, 1, 1, 0]), activation="relu", loss="cross_entropy", alpha=0.0)
     kw.update(bad)
     for fn in (jaxann.backprop, jaxann.loss):
         with pytest.raises(jaxann.JaxannError, match=match):

@@ -96,5 +96,11 @@ def test_forward_compiles_once_per_architecture(key):
 
 @pytest.mark.parametrize("x_shape", [(4, 3), (3,), (2, 2, 2), ()])
 def test_x_of_the_wrong_width_is_refused(x_shape):
-    with pytest.raises(ValueError, match=r"x has shape .*; expected \(m, 2\) or \(2,\)"):
+    with pytest.raises(ValueError, match=r"x has shape .*; expected \(m, 2\) with m > 0, or \(2,\)"):
         jaxann.forward(hand_params(), jnp.zeros(x_shape))
+
+
+def test_a_key_that_is_not_a_key_is_refused():
+    with pytest.raises(jaxann.JaxannError, match=r"key 5 is not a PRNG key; expected jax.random.key\(seed\)"):
+        jaxann.init_mlp(5, [3, 2])
+    assert jaxann.init_mlp(jax.random.PRNGKey(0), [3, 2])[0]["W"].shape == (3, 2)  # legacy keys work too
