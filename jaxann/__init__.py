@@ -6,10 +6,11 @@ from jaxann.errors import JaxannError
 from jaxann.estimators import MLPClassifier, MLPRegressor
 from jaxann.losses import LOSSES, cross_entropy, l2_penalty, log_softmax, mse, softmax
 from jaxann.network import forward, init_mlp, loss
+from jaxann.per_example import per_example_grads
 from jaxann.train import TrainConfig, fit
 
 __all__ = [
     "ACTIVATIONS", "LOSSES", "JaxannError", "MLPClassifier", "MLPRegressor", "TrainConfig",
     "backprop", "cross_entropy", "derivative", "fit", "forward", "get_activation", "init_mlp",
-    "l2_penalty", "load_params", "log_softmax", "loss", "mse", "save_params", "softmax",
+    "l2_penalty", "load_params", "log_softmax", "loss", "mse", "per_example_grads", "save_params", "softmax",
 ]
