@@ -23,7 +23,7 @@ import platform
 import statistics
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import jax
 import jax.numpy as jnp
@@ -85,6 +85,28 @@ def _jaxann(grad, data, config: TrainConfig):
     return (result.fit_seconds, result.compile_seconds,
             accuracy(result.params, data.x_train, data.y_train),
             accuracy(result.params, data.x_test, data.y_test))
+
+
+def _jaxann_sweep(data, config: TrainConfig, K: int):
+    from jaxann.sweep import accuracies, fit_many
+
+    result = fit_many(config, data.x_train, data.y_train, n_out=data.n_classes,
+                      seeds=[config.seed + i for i in range(K)])
+    return (result.fit_seconds, result.compile_seconds,
+            float(np.mean(accuracies(result, data.x_train, data.y_train, config.activation))),
+            float(np.mean(accuracies(result, data.x_test, data.y_test, config.activation))))
+
+
+def _jaxann_sequential(data, config: TrainConfig, K: int):
+    runs = [_jaxann(config.grad, data, replace(config, seed=config.seed + i)) for i in range(K)]
+    return (sum(r[0] for r in runs), sum(r[1] for r in runs),
+            float(np.mean([r[2] for r in runs])), float(np.mean([r[3] for r in runs])))
+
+
+def _jaxann_devices(data, config: TrainConfig, devices: int):
+    result = fit(config, data.x_train, data.y_train, n_out=data.n_classes, devices=devices)
+    return (result.fit_seconds, result.compile_seconds,
+            accuracy(result.params, data.x_train, data.y_train), accuracy(result.params, data.x_test, data.y_test))
 
 
 def _sklearn(data, config: TrainConfig):
@@ -161,9 +183,14 @@ def versions() -> dict:
     return out
 
 
-def run(data, config: TrainConfig, systems=SYSTEMS, repeat: int = 1, progress=None) -> dict:
+def run(data, config: TrainConfig, systems=SYSTEMS, repeat: int = 1, progress=None, models: int = 1,
+        devices: int = 1) -> dict:
     """Time each system `repeat` times on `data` (a `jaxann.data.Dataset`); medians per system.
 
+    models K > 1 adds two rows: K models (seeds seed..seed+K-1) trained as one vmapped
+    program (`jaxann.sweep`) and the same K trained one after another; devices N > 1 adds
+    a row of data-parallel training over N devices. Their samples/s and GFLOP/s count all
+    K models' work; their accuracies are the K models' mean.
     Returns {"rows": [BenchRow as dict], "matmul_gflops": ..., "flops": ..., ...}.
     progress(str), when given, is called as each system starts.
     """
@@ -177,9 +204,22 @@ def run(data, config: TrainConfig, systems=SYSTEMS, repeat: int = 1, progress=No
         "jaxann-backprop": lambda: _jaxann("backprop", data, config),
         "scikit-learn": lambda: _sklearn(data, config),
         "pytorch": lambda: _pytorch(data, config),
+        f"jaxann-{models}-vmapped": lambda: _jaxann_sweep(data, config, models),
+        f"jaxann-{models}-in-turn": lambda: _jaxann_sequential(data, config, models),
+        f"jaxann-{devices}-devices": lambda: _jaxann_devices(data, config, devices),
     }
+    systems = list(systems)
+    if models > 1:
+        systems += [f"jaxann-{models}-vmapped", f"jaxann-{models}-in-turn"]
+    if devices > 1:
+        systems.append(f"jaxann-{devices}-devices")
     rows = []
     for system in systems:
+        work = models if system.startswith(f"jaxann-{models}-") and models > 1 else 1
+        if system == f"jaxann-{devices}-devices" and devices > jax.device_count():
+            rows.append(BenchRow(system, note=f"skipped: {jax.device_count()} device(s) here; on a CPU, "
+                                 f"XLA_FLAGS=--xla_force_host_platform_device_count={devices} makes {devices}"))
+            continue
         if system == "pytorch" and importlib.util.find_spec("torch") is None:
             rows.append(BenchRow(system, note="skipped: torch is not installed (pip install torch)"))
             continue
@@ -188,9 +228,9 @@ def run(data, config: TrainConfig, systems=SYSTEMS, repeat: int = 1, progress=No
         runs = [runners[system]() for _ in range(repeat)]
         fit_s = statistics.median(r[0] for r in runs)
         compile_s = None if runs[0][1] is None else statistics.median(r[1] for r in runs)
-        gflops = total_flops / fit_s / 1e9
+        gflops = work * total_flops / fit_s / 1e9
         rows.append(BenchRow(
-            system, fit_s, compile_s, fit_s / epochs, n * epochs / fit_s,
+            system, fit_s, compile_s, fit_s / epochs, work * n * epochs / fit_s,
             statistics.median(r[2] for r in runs), statistics.median(r[3] for r in runs),
             gflops, 100 * gflops / rate,
             note="torch on " + ("cuda" if _torch_cuda() else "cpu") if system == "pytorch" else ""))
@@ -207,6 +247,8 @@ def run(data, config: TrainConfig, systems=SYSTEMS, repeat: int = 1, progress=No
         "matmul_n": rate_n,
         "flops": total_flops,
         "flops_formula": "6 * sum_l n_{l-1} n_l * n_train * epochs",
+        "models": models,
+        "devices": devices,
         "rows": [asdict(r) for r in rows],
     }
 
@@ -248,13 +290,13 @@ def table(report: dict) -> str:
         f"same device); FLOPs = {report['flops_formula']} = {report['flops'] / 1e9:.1f} GFLOP",
         "compile s: jaxann's cold compilation (the bench does not use the persistent cache)",
         "",
-        f"| {'system':<16} | {'compile s':>9} | {'fit s':>7} | {'s/epoch':>7} | {'samples/s':>10} | "
+        f"| {'system':<18} | {'compile s':>9} | {'fit s':>7} | {'s/epoch':>7} | {'samples/s':>10} | "
         f"{'train acc':>9} | {'test acc':>8} | {'GFLOP/s':>7} | {'% matmul':>8} |",
-        f"| {'-' * 16} | {'-' * 9} | {'-' * 7} | {'-' * 7} | {'-' * 10} | {'-' * 9} | {'-' * 8} | {'-' * 7} | {'-' * 8} |",
+        f"| {'-' * 18} | {'-' * 9} | {'-' * 7} | {'-' * 7} | {'-' * 10} | {'-' * 9} | {'-' * 8} | {'-' * 7} | {'-' * 8} |",
     ]
     for r in report["rows"]:
         lines.append(
-            f"| {r['system']:<16} | {_fmt(r['compile_seconds'], '9.2f')} | {_fmt(r['fit_seconds'], '7.2f')} | "
+            f"| {r['system']:<18} | {_fmt(r['compile_seconds'], '9.2f')} | {_fmt(r['fit_seconds'], '7.2f')} | "
             f"{_fmt(r['seconds_per_epoch'], '7.3f')} | {_fmt(r['samples_per_second'], '10,.0f')} | "
             f"{_fmt(r['train_accuracy'], '9.4f')} | {_fmt(r['test_accuracy'], '8.4f')} | "
             f"{_fmt(r['gflops'], '7.1f')} | {_fmt(r['percent_of_matmul'], '7.0f')}% |"
@@ -274,4 +316,10 @@ def _ratios(report: dict) -> list[str]:
                  ("scikit-learn", "pytorch", "jaxann-autodiff") if other in fit_s and other != base]
         if parts:
             out.append(f"{base} fit time = " + ", ".join(parts))
+    K, N = report.get("models", 1), report.get("devices", 1)
+    if f"jaxann-{K}-vmapped" in fit_s and f"jaxann-{K}-in-turn" in fit_s:
+        out.append(f"{K} models vmapped in one program: {fit_s[f'jaxann-{K}-in-turn'] / fit_s[f'jaxann-{K}-vmapped']:.2f}x "
+                   f"the throughput of training them one after another")
+    if f"jaxann-{N}-devices" in fit_s and "jaxann-autodiff" in fit_s:
+        out.append(f"{N} devices: {fit_s['jaxann-autodiff'] / fit_s[f'jaxann-{N}-devices']:.2f}x the throughput of one")
     return out

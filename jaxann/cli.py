@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from jaxann.errors import JaxannError
@@ -117,11 +118,61 @@ def positive_int(text: str) -> int:
     return value
 
 
-def _train_parser(sub):
+def _add_network_flags(p, sweep: bool = False):
+    """The flags `train` and `sweep` share; a sweep takes lists for seed, lr, alpha, momentum."""
     from jaxann.activations import ACTIVATIONS
     from jaxann.data import DATASETS
     from jaxann.losses import LOSSES
     from jaxann.train import GRADS, LR_SCHEDULES, OPTIMIZERS, TrainConfig
+
+    d = TrainConfig()
+    p.add_argument("--dataset", choices=DATASETS, default="digits", help="default: digits (offline)")
+    p.add_argument("--data-dir", help="folder with the IDX files (else $JAXANN_DATA_DIR, then the cache)")
+    p.add_argument("--hidden", type=int_list, default=list(d.hidden), help="hidden sizes, e.g. 100,50 (default 50)")
+    p.add_argument("--activation", choices=list(ACTIVATIONS), default=d.activation)
+    p.add_argument("--loss", choices=list(LOSSES), default=d.loss)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
+    if sweep:
+        p.add_argument("--seeds", type=int_list, default=[d.seed], help="e.g. 1,2,3 (default 1)")
+        p.add_argument("--lr", type=float_list, default=[d.lr], help="learning rates, e.g. 0.1,0.03")
+        p.add_argument("--momentum", type=float_list, default=[d.momentum], help="SGD momenta (default 0.9)")
+        p.add_argument("--alpha", type=float_list, default=[d.alpha], help="L2 strengths (default 1e-4)")
+    else:
+        p.add_argument("--seed", type=int, default=d.seed, help="default 1")
+        p.add_argument("--lr", type=float, default=d.lr, help="learning rate (default 0.1)")
+        p.add_argument("--momentum", type=float, default=d.momentum, help="SGD momentum (default 0.9; 0 = plain SGD)")
+        p.add_argument("--alpha", type=float, default=d.alpha, help="L2 strength (default 1e-4)")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=d.lr_schedule,
+                   help="sgd only, as scikit-learn's learning_rate (default constant)")
+    p.add_argument("--power-t", type=float, default=d.power_t, help="exponent of invscaling (default 0.5)")
+    p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov,
+                   help="Nesterov momentum (default on)")
+    p.add_argument("--batch-size", type=batch_size, default=d.batch_size,
+                   help="rows per batch: 1 = online, 'full' = full batch (default 200)")
+    p.add_argument("--epochs", type=positive_int, default=d.epochs, help="default 10")
+    p.add_argument("--grad", choices=GRADS, default=d.grad, help="gradient source (default autodiff)")
+    p.add_argument("--metrics", help="write the metrics as JSON to this file")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch log, no progress bar")
+    add_compile_cache_flag(p)
+
+
+def _config(args, **swept):
+    """The TrainConfig the flags describe (swept values given as keyword arguments)."""
+    from jaxann.train import TrainConfig
+
+    values = dict(
+        hidden=tuple(args.hidden), activation=args.activation, loss=args.loss, optimizer=args.optimizer,
+        lr_schedule=args.lr_schedule, power_t=args.power_t, nesterov=args.nesterov,
+        batch_size=args.batch_size, epochs=args.epochs, grad=args.grad,
+    )
+    for name in ("seed", "lr", "momentum", "alpha", "tol", "n_iter_no_change", "validation_fraction"):
+        if hasattr(args, name) and name not in swept:
+            values[name] = getattr(args, name)
+    return TrainConfig(**values, **swept).validate()
+
+
+def _train_parser(sub):
+    from jaxann.train import TrainConfig
 
     d = TrainConfig()
     p = sub.add_parser(
@@ -131,25 +182,7 @@ def _train_parser(sub):
         "The defaults are the lecture's configuration (784-50-10 relu, SGD lr 0.1 with "
         "Nesterov momentum 0.9, alpha 1e-4, batch 200, 10 epochs, seed 1) on digits.",
     )
-    p.add_argument("--dataset", choices=DATASETS, default="digits", help="default: digits (offline)")
-    p.add_argument("--data-dir", help="folder with the IDX files (else $JAXANN_DATA_DIR, then the cache)")
-    p.add_argument("--hidden", type=int_list, default=list(d.hidden), help="hidden sizes, e.g. 100,50 (default 50)")
-    p.add_argument("--activation", choices=list(ACTIVATIONS), default=d.activation)
-    p.add_argument("--loss", choices=list(LOSSES), default=d.loss)
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
-    p.add_argument("--lr", type=float, default=d.lr, help="learning rate (default 0.1)")
-    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=d.lr_schedule,
-                   help="sgd only, as scikit-learn's learning_rate (default constant)")
-    p.add_argument("--power-t", type=float, default=d.power_t, help="exponent of invscaling (default 0.5)")
-    p.add_argument("--momentum", type=float, default=d.momentum, help="SGD momentum (default 0.9; 0 = plain SGD)")
-    p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov,
-                   help="Nesterov momentum (default on)")
-    p.add_argument("--alpha", type=float, default=d.alpha, help="L2 strength (default 1e-4)")
-    p.add_argument("--batch-size", type=batch_size, default=d.batch_size,
-                   help="rows per batch: 1 = online, 'full' = full batch (default 200)")
-    p.add_argument("--epochs", type=positive_int, default=d.epochs, help="default 10")
-    p.add_argument("--seed", type=int, default=d.seed, help="default 1")
-    p.add_argument("--grad", choices=GRADS, default=d.grad, help="gradient source (default autodiff)")
+    _add_network_flags(p)
     p.add_argument("--tol", type=float, default=d.tol, help="stopping tolerance (default 1e-4)")
     p.add_argument("--n-iter-no-change", type=positive_int, default=d.n_iter_no_change,
                    help="epochs without improvement before stopping (default 10)")
@@ -163,10 +196,25 @@ def _train_parser(sub):
                    help="with --out: continue from DIR/checkpoint.npz (same settings; --epochs may grow)")
     p.add_argument("--debug-nans", action="store_true",
                    help="JAX's NaN checking: stop at the first operation that makes a NaN, and name it")
-    p.add_argument("--metrics", help="write the metrics as JSON to this file")
-    p.add_argument("--quiet", action="store_true", help="no per-epoch log, no progress bar")
-    add_compile_cache_flag(p)
+    p.add_argument("--devices", type=positive_int, default=1,
+                   help="data parallelism: split each batch over this many devices (default 1)")
+    p.add_argument("--distributed", action="store_true",
+                   help="call jax.distributed.initialize() first, so --devices counts every host's devices "
+                   "(coordinator from $JAX_COORDINATOR_ADDRESS or the cluster; see the README)")
+    p.add_argument("--num-processes", type=positive_int, help="with --distributed: number of processes")
+    p.add_argument("--process-id", type=int, help="with --distributed: this process's index")
     p.set_defaults(run=_run_train)
+
+
+def float_list(text: str) -> list[float]:
+    """'0.1,0.03' -> [0.1, 0.03]; every entry a finite number."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers (e.g. 0.1,0.03)")
+    return values
 
 
 class _ProgressBar:
@@ -232,16 +280,13 @@ def _run_train(args) -> int:
     from dataclasses import asdict
 
     from jaxann.data import load
-    from jaxann.train import TrainConfig, accuracy, fit
+    from jaxann.train import accuracy, fit
 
-    config = TrainConfig(
-        hidden=tuple(args.hidden), activation=args.activation, loss=args.loss,
-        optimizer=args.optimizer, lr=args.lr, lr_schedule=args.lr_schedule, power_t=args.power_t,
-        momentum=args.momentum, nesterov=args.nesterov,
-        alpha=args.alpha, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
-        grad=args.grad, tol=args.tol, n_iter_no_change=args.n_iter_no_change,
-        validation_fraction=args.validation_fraction,
-    ).validate()
+    config = _config(args)
+    if args.distributed or args.num_processes is not None or args.process_id is not None:
+        import jax
+
+        jax.distributed.initialize(num_processes=args.num_processes, process_id=args.process_id)
     setup_compile_cache(args.compile_cache)
     data = load(args.dataset, args.data_dir)
     sizes = [data.x_train.shape[1], *config.hidden, data.n_classes]
@@ -284,7 +329,8 @@ def _run_train(args) -> int:
         bar.update(k, history.loss[-1], history.seconds[-1])
 
     try:
-        result = fit(config, data.x_train, data.y_train, n_out=data.n_classes, resume=resume, callback=log)
+        result = fit(config, data.x_train, data.y_train, n_out=data.n_classes, resume=resume, callback=log,
+                     devices=args.devices)
     except FloatingPointError as e:  # raised by --debug-nans
         raise TrainingDiverged(f"--debug-nans: {str(e).splitlines()[0]}") from None
     finally:
@@ -307,6 +353,7 @@ def _run_train(args) -> int:
         "fit_seconds": result.fit_seconds,
         "compile_seconds": result.compile_seconds,
         "device": device_name(),
+        "devices": args.devices,
         "config": asdict(config) | {"hidden": list(config.hidden)},
         "dataset": {"name": data.name, "source": data.source, "n_train": len(data.x_train),
                     "n_test": len(data.x_test), "sizes": sizes},
@@ -336,11 +383,6 @@ def _write_json(path, obj):
 def _save_run(out, result, metrics):
     from pathlib import Path
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from jaxann.checkpoint import save_params
     from jaxann.plots import loss_curve
 
@@ -351,9 +393,93 @@ def _save_run(out, result, metrics):
     except OSError as e:
         raise JaxannError(f"cannot write to {out}: {e.strerror or e}") from None
     _write_json(out / "metrics.json", metrics)
-    ax = loss_curve(result.history)
-    ax.figure.savefig(out / "loss_curve.png", dpi=100)
-    plt.close(ax.figure)
+    _save_figure(out / "loss_curve.png", lambda: loss_curve(result.history).figure)
+
+
+def _sweep_parser(sub):
+    p = sub.add_parser(
+        "sweep",
+        help="train a grid of models (seeds x lr x alpha x momentum) as one program",
+        description="Train every combination of --seeds, --lr, --alpha and --momentum at once: the "
+        "training step vmapped over the models, one compilation for the grid. Each model equals "
+        "`jaxann train` with its settings, to rounding. Every model trains all --epochs (no early stopping).",
+    )
+    _add_network_flags(p, sweep=True)
+    p.add_argument("--plot", help="save the models' loss curves to this PNG")
+    p.set_defaults(run=_run_sweep)
+
+
+def _run_sweep(args) -> int:
+    from dataclasses import asdict
+
+    from jaxann.data import load
+    from jaxann.sweep import accuracies, fit_many, member_settings
+
+    config = _config(args, seed=args.seeds[0], lr=args.lr[0], momentum=args.momentum[0], alpha=args.alpha[0])
+    setup_compile_cache(args.compile_cache)
+    data = load(args.dataset, args.data_dir)
+    sizes = [data.x_train.shape[1], *config.hidden, data.n_classes]
+    K = len(args.seeds) * len(args.lr) * len(args.alpha) * len(args.momentum)
+    if not args.quiet:
+        print(f"jaxann sweep: {K} models of {'-'.join(map(str, sizes))} {config.activation} on {data.name}, "
+              f"{config.epochs} epochs; {device_name()}")
+
+    def log(k, losses):
+        if not args.quiet:
+            print(f"Iteration {k}, loss = {min(losses):.8f} .. {max(losses):.8f} over {len(losses)} models",
+                  flush=True)
+
+    result = fit_many(config, data.x_train, data.y_train, n_out=data.n_classes, seeds=args.seeds, lr=args.lr,
+                      alpha=args.alpha, momentum=args.momentum, callback=log)
+    train_acc = accuracies(result, data.x_train, data.y_train, config.activation)
+    test_acc = accuracies(result, data.x_test, data.y_test, config.activation)
+    print(f"| {'model':>5} | {'seed':>5} | {'lr':>8} | {'alpha':>8} | {'momentum':>8} | {'final loss':>10} | "
+          f"{'train acc':>9} | {'test acc':>8} |")
+    print(f"| {'-' * 5} | {'-' * 5} | {'-' * 8} | {'-' * 8} | {'-' * 8} | {'-' * 10} | {'-' * 9} | {'-' * 8} |")
+    entries = []
+    for i, (member, history) in enumerate(zip(result.configs, result.histories)):
+        print(f"| {i:>5} | {member.seed:>5} | {member.lr:>8g} | {member.alpha:>8g} | {member.momentum:>8g} | "
+              f"{history.loss[-1]:>10.6f} | {train_acc[i]:>9.4f} | {test_acc[i]:>8.4f} |")
+        entries.append(member_settings(member) | {
+            "train_accuracy": train_acc[i], "test_accuracy": test_acc[i], "loss_curve": history.loss,
+            "fit_seconds": result.fit_seconds, "compile_seconds": result.compile_seconds,
+            "device": device_name(), "config": asdict(member) | {"hidden": list(member.hidden)},
+            "history": history.to_dict(), "models_in_program": K,
+        })
+    if not args.quiet:
+        print(f"{K} models trained in {result.fit_seconds:.2f} s (compiled in {result.compile_seconds:.2f} s)")
+    if args.metrics:
+        _write_json(args.metrics, entries)
+    if args.plot:
+        _save_figure(args.plot, lambda: _sweep_figure(result))
+    return 0
+
+
+def _sweep_figure(result):
+    from jaxann.plots import loss_curve
+
+    ax = None
+    for member, history in zip(result.configs, result.histories):
+        ax = loss_curve(history, ax=ax, label=f"seed {member.seed}, lr {member.lr:g}, alpha {member.alpha:g}, "
+                                               f"momentum {member.momentum:g}")
+    ax.set_title(f"Loss curves of {len(result.configs)} models trained as one program")
+    return ax.figure
+
+
+def _save_figure(path, draw):
+    """Draw a figure (under the Agg backend) and save it to path as PNG; errors as JaxannError."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = draw()
+    try:
+        fig.savefig(path, dpi=100)
+    except OSError as e:
+        raise JaxannError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        plt.close(fig)
 
 
 def _bench_parser(sub):
@@ -380,6 +506,10 @@ def _bench_parser(sub):
     p.add_argument("--repeat", type=positive_int, default=1, help="runs per system; the median is shown")
     p.add_argument("--systems", type=_systems, default=list(SYSTEMS),
                    help=f"comma-separated subset of {','.join(SYSTEMS)}")
+    p.add_argument("--models", type=positive_int, default=1,
+                   help="K > 1: also time K models vmapped in one program against K trained in turn")
+    p.add_argument("--devices", type=positive_int, default=1,
+                   help="N > 1: also time data-parallel training over N devices against one")
     p.add_argument("--json", help="also write the report as JSON to this file")
     p.set_defaults(run=_run_bench)
 
@@ -408,7 +538,8 @@ def _run_bench(args) -> int:
               " (MNIST files not found in --data-dir, $JAXANN_DATA_DIR or the cache)"), flush=True)
     data = load(name, args.data_dir)
     report = bench.run(data, config, args.systems, args.repeat,
-                       progress=lambda s: print(f"  running {s} ...", file=sys.stderr, flush=True))
+                       progress=lambda s: print(f"  running {s} ...", file=sys.stderr, flush=True),
+                       models=args.models, devices=args.devices)
     print(bench.table(report))
     if args.json:
         _write_json(args.json, report)
@@ -419,6 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jaxann", description="Feedforward neural networks in JAX.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _train_parser(sub)
+    _sweep_parser(sub)
     _gradcheck_parser(sub)
     _bench_parser(sub)
     return parser

@@ -20,6 +20,7 @@ def loss_curve(history, ax=None, label=None):
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (with L2 term)")
     ax.set_title("Loss curve")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize="small")
     return ax

@@ -176,12 +176,14 @@ def make_step(optimizer: optax.GradientTransformation, activation: str, loss: st
     return step
 
 
-def make_epoch(step: Callable, batch_size: int | None, n: int) -> Callable:
+def make_epoch(step: Callable, batch_size: int | None, n: int, batch_sharding=None) -> Callable:
     """One epoch as one `jax.lax.scan`: (state, x, t, order) -> (state, Metrics of the epoch).
 
     order (n,) is the epoch's row order. The rows are cut into ceil(n / B) batches of B; the
     last is padded with weight-0 rows, so its mean and L2 term use its real size. The
     epoch's Metrics: loss = sum(C_batch m_batch) / n, correct = rows right, m = n.
+    batch_sharding: where each batch's rows go (data parallelism: split over a mesh's
+    'data' axis; XLA then sums the gradient across devices).
     """
     B = min(batch_size or n, n)
     n_batches = -(-n // B)
@@ -193,7 +195,10 @@ def make_epoch(step: Callable, batch_size: int | None, n: int) -> Callable:
 
         def body(state, batch):
             rows, wb = batch
-            return step(state, (x[rows], t[rows], wb))
+            batch = (x[rows], t[rows], wb)
+            if batch_sharding is not None:
+                batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+            return step(state, batch)
 
         state, per_batch = jax.lax.scan(body, state, (idx, w))
         return state, Metrics(jnp.sum(per_batch.loss * per_batch.m) / n, jnp.sum(per_batch.correct), jnp.sum(per_batch.m))
@@ -334,7 +339,7 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_va
         params=None, resume: Progress | None = None,
         orders: Callable[[int], np.ndarray] | None = None,
         score: Callable[[tuple, np.ndarray, np.ndarray], float] | None = None,
-        callback: Callable[[Progress], None] | None = None) -> FitResult:
+        callback: Callable[[Progress], None] | None = None, devices: int = 1) -> FitResult:
     """Train a network on rows x (n, n_0) with labels (n,) or targets (n, n_out).
 
     params: start from these instead of a fresh `init_mlp` (PRNG key from config.seed).
@@ -347,6 +352,10 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_va
     orders(k): the row order of epoch k (default: `epoch_order(config.seed, k, n)`).
     callback(progress) runs after each epoch whose loss is finite (progress.epoch counts
         from 1); a checkpoint written there resumes the run exactly.
+    devices: data parallelism over the first `devices` of `jax.devices()` (all hosts' after
+        `jax.distributed.initialize()`): each batch's rows are split over a 'data' mesh
+        axis, the data and parameters are replicated; results equal one device's to
+        rounding. The batch size must be a multiple of it.
     """
     config.validate()
     x, y, n_out = check_data(x, y, n_out)
@@ -362,9 +371,13 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_va
     n = x.shape[0]
     orders = orders or (lambda k: epoch_order(config.seed, k, n, config.shuffle))
     score = score or (lambda params, xv, yv: accuracy(params, xv, yv, config.activation))
-    epoch_fn = make_epoch(make_step(optimizer, config.activation, config.loss, config.grad), config.batch_size, n)
-    # the data go to the device once; every epoch reads them from there
-    x_dev, t_dev = jnp.asarray(x, dtype), _targets(y, n_out, dtype)
+    place, batch_sharding = _placement(devices, min(config.batch_size or n, n))
+    epoch_fn = make_epoch(make_step(optimizer, config.activation, config.loss, config.grad), config.batch_size, n,
+                          batch_sharding)
+    # the data go to the device(s) once; every epoch reads them from there
+    x_dev, t_dev = place(np.asarray(x, dtype)), place(np.asarray(_targets(y, n_out, dtype)))
+    p.state = place(p.state)
+    orders = (lambda draw: lambda k: place(draw(k)))(orders)
     first = p.epoch
     order = orders(first)
     t0 = time.perf_counter()
@@ -379,10 +392,10 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_va
         if k > first:  # the first epoch's order was drawn for the compilation
             order = orders(k)
         state, metrics = epoch(p.state, x_dev, t_dev, order)
-        loss = float(metrics.loss)  # the one read-back of the epoch
+        loss = float(_local(metrics.loss))  # the one read-back of the epoch
         history.loss.append(loss)
-        history.train_accuracy.append(float(metrics.correct) / n)
-        if not (math.isfinite(loss) and bool(_all_finite(state.params))):  # p keeps the last finite state
+        history.train_accuracy.append(float(_local(metrics.correct)) / n)
+        if not (math.isfinite(loss) and bool(_local(_all_finite(state.params)))):  # p keeps the last finite state
             if jax.config.jax_debug_nans:
                 # replay the epoch op by op from the last finite state: JAX's NaN checking
                 # raises FloatingPointError naming the first operation that made a NaN
@@ -395,7 +408,7 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_va
             break
         p.epoch, p.state, p.samples_seen = k + 1, state, p.samples_seen + n
         if x_val is not None:
-            value = score(state.params, x_val, y_val)
+            value = score(jax.tree.map(_local, state.params), x_val, y_val)
             history.validation_accuracy.append(value)
             p.no_improvement = p.no_improvement + 1 if value < p.best_score + config.tol else 0
             if value > p.best_score:
@@ -421,4 +434,37 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_va
             break
     fit_seconds = time.perf_counter() - fit_start
     params = p.best_params if p.best_params is not None else p.state.params
+    if devices > 1:  # hand back ordinary host-readable arrays
+        params, p.state = jax.tree.map(_local, params), jax.tree.map(_local, p.state)
+        p.best_params = p.best_params and jax.tree.map(_local, p.best_params)
     return FitResult(params, history, compile_seconds, fit_seconds, p, diverged)
+
+
+def _placement(devices: int, batch_rows: int):
+    """(place(tree), batch sharding) for data parallelism over `devices` devices (1: none)."""
+    if not isinstance(devices, int) or devices < 1:
+        raise JaxannError(f"devices {devices!r} must be a positive integer")
+    if devices == 1:
+        return (lambda tree: tree), None
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    available = jax.devices()
+    if devices > len(available):
+        raise JaxannError(f"{devices} devices asked for, {len(available)} available ({available[0].platform}); "
+                          "on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N makes N")
+    if batch_rows % devices:
+        raise JaxannError(f"batch size {batch_rows} is not a multiple of {devices} devices; "
+                          "each device takes an equal share of every batch")
+    mesh = Mesh(np.array(available[:devices]), ("data",))
+    replicated = NamedSharding(mesh, PartitionSpec())
+
+    def place(tree):  # works across processes too: each fills its own devices' copies
+        return jax.tree.map(lambda a: jax.make_array_from_callback(
+            np.shape(a), replicated, lambda index, a=np.asarray(a): a[index]), tree)
+
+    return place, NamedSharding(mesh, PartitionSpec("data"))
+
+
+def _local(a):
+    """A replicated array as a single-device one (its local copy; all copies are equal)."""
+    return jnp.asarray(a.addressable_data(0)) if isinstance(a, jax.Array) else a

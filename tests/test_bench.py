@@ -34,17 +34,33 @@ def test_bench_on_digits_prints_a_row_per_system_and_writes_json(tmp_path, capsy
         assert row["samples_per_second"] == pytest.approx(1347 * 2 / row["fit_seconds"])
     assert report["rows"][0]["compile_seconds"] > 0 and report["rows"][2]["compile_seconds"] is None
     assert report["rows"][3]["fit_seconds"] is None and "torch is not installed" in report["rows"][3]["note"]
-    assert "| jaxann-backprop  |" in text and "pytorch: skipped: torch is not installed" in text
+    assert "| jaxann-backprop    |" in text and "pytorch: skipped: torch is not installed" in text
     assert "FLOPs = 6 * sum_l n_{l-1} n_l * n_train * epochs" in text
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
 def test_bench_runs_pytorch_when_installed(capsys):
     assert main(["bench", "--dataset", "digits", "--epochs", "2", "--systems", "pytorch"]) == 0
-    assert "| pytorch          |" in capsys.readouterr().out
+    assert "| pytorch            |" in capsys.readouterr().out
 
 
 def test_bench_refuses_an_unknown_system():
     with pytest.raises(SystemExit) as e:
         main(["bench", "--systems", "jaxann-autodiff,keras"])
     assert e.value.code == 2
+
+
+def test_bench_compares_vmapped_models_and_devices(capsys, tmp_path):
+    out = tmp_path / "b.json"
+    assert main(["bench", "--dataset", "digits", "--epochs", "2", "--hidden", "8", "--systems", "jaxann-autodiff",
+                 "--models", "3", "--devices", "2", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    rows = {r["system"]: r for r in report["rows"]}
+    assert set(rows) == {"jaxann-autodiff", "jaxann-3-vmapped", "jaxann-3-in-turn", "jaxann-2-devices"}
+    for name in ("jaxann-3-vmapped", "jaxann-3-in-turn"):  # throughput counts all three models' samples
+        assert rows[name]["samples_per_second"] == pytest.approx(3 * 1347 * 2 / rows[name]["fit_seconds"])
+    # this process has one device: the devices row says how to get more instead of timing
+    assert rows["jaxann-2-devices"]["fit_seconds"] is None
+    assert "xla_force_host_platform_device_count=2" in rows["jaxann-2-devices"]["note"]
+    assert "3 models vmapped in one program:" in text

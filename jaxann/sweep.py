@@ -1,0 +1,118 @@
+"""Many models in one compiled program: sweeps over seeds and numeric hyperparameters.
+
+    result = fit_many(config, x, y, seeds=[1, 2, 3], lr=[0.1, 0.03], alpha=[1e-4], momentum=[0.9])
+
+trains the grid seeds x lr x alpha x momentum (K models) at once: the training step of
+`jaxann.train` is `jax.vmap`-ed over the models' parameters, optimizer states (which
+hold each model's learning rate and momentum) and alphas, and over each model's row
+orders, while the data are shared. One compilation serves the whole grid, and one
+device call trains all K models for an epoch -- on a GPU, where one small network
+leaves most of the chip idle, K models cost little more than one.
+
+Each model's result equals training it alone with `jaxann.train.fit` and the same seed
+and settings, to rounding: vmap batches the matrix products, which sums in another
+order (measured on digits, 16 models, 10 epochs: parameters within 1e-16 relative in
+float64, 6e-8 in float32).
+
+What a sweep leaves out: early stopping (every model trains config.epochs epochs; tol
+and n_iter_no_change are not applied), validation splits and the 'adaptive' schedule
+(each would stop or change models at different epochs) -- asking for them is an error.
+Architecture, optimizer, batch size and Nesterov are shared by all models.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass, replace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxann.errors import JaxannError
+from jaxann.network import init_mlp
+from jaxann.train import (History, TrainConfig, _targets, check_data, epoch_order, make_epoch, make_optimizer,
+                          make_step, predict, set_learning_rate, start)
+
+
+@dataclass
+class SweepResult:
+    configs: list  # the K members' TrainConfigs (seed, lr, alpha, momentum filled in)
+    params: list  # K parameter tuples
+    histories: list  # K Histories (loss and running train accuracy per epoch)
+    compile_seconds: float
+    fit_seconds: float
+
+
+def grid(config: TrainConfig, seeds=None, lr=None, alpha=None, momentum=None) -> list:
+    """The K member configs of the grid seeds x lr x alpha x momentum (each default: config's)."""
+    axes = [seeds or [config.seed], lr or [config.lr], alpha or [config.alpha], momentum or [config.momentum]]
+    return [replace(config, seed=s, lr=float(r), alpha=float(a), momentum=float(m)).validate()
+            for s, r, a, m in itertools.product(*axes)]
+
+
+def fit_many(config: TrainConfig, x, y, *, n_out: int | None = None, seeds=None, lr=None, alpha=None,
+             momentum=None, callback=None) -> SweepResult:
+    """Train the grid (see `grid`) on rows x (n, n_0) and labels / targets y as one program.
+
+    callback(epoch, losses) runs after each epoch with the K losses (a list).
+    """
+    config.validate()
+    if config.validation_fraction > 0:
+        raise JaxannError("a sweep trains every model for all its epochs: validation_fraction must be 0")
+    if config.optimizer == "sgd" and config.lr_schedule == "adaptive":
+        raise JaxannError("the 'adaptive' schedule changes models at different epochs: use it with "
+                          "`fit`, one model at a time")
+    members = grid(config, seeds, lr, alpha, momentum)
+    x, y, n_out = check_data(x, y, n_out)
+    n, dtype = x.shape[0], jnp.dtype(config.dtype)
+    sizes = [x.shape[1], *config.hidden, n_out]
+    progress = [start(m, init_mlp(jax.random.key(m.seed), sizes, config.init, dtype)) for m in members]
+    states = jax.tree.map(lambda *leaves: jnp.stack(leaves), *(p.state for p in progress))
+    step = make_step(make_optimizer(config), config.activation, config.loss, config.grad)
+    epoch = jax.jit(jax.vmap(make_epoch(step, config.batch_size, n), in_axes=(0, None, None, 0)))
+    x_dev, t_dev = jnp.asarray(x, dtype), _targets(y, n_out, dtype)
+
+    def orders(k):
+        return np.stack([epoch_order(m.seed, k, n, config.shuffle) for m in members])
+
+    t0 = time.perf_counter()
+    epoch = epoch.lower(states, x_dev, t_dev, orders(0)).compile()
+    compile_seconds = time.perf_counter() - t0
+    histories = [History() for _ in members]
+    lr0 = np.array([m.lr for m in members])
+    fit_start = time.perf_counter()
+    for k in range(config.epochs):
+        t_epoch = time.perf_counter()
+        states, metrics = epoch(states, x_dev, t_dev, orders(k))
+        losses, correct = np.asarray(metrics.loss).tolist(), np.asarray(metrics.correct)
+        if config.optimizer == "sgd" and config.lr_schedule == "invscaling":
+            states = set_learning_rate(states, lr0 / ((k + 1) * n + 1) ** config.power_t)
+        seconds = time.perf_counter() - t_epoch
+        for h, loss, c in zip(histories, losses, correct):
+            if h.stopped:
+                continue
+            h.loss.append(loss)
+            h.train_accuracy.append(float(c) / n)
+            h.seconds.append(seconds)
+            if not math.isfinite(loss):
+                h.stopped = f"the loss became {loss} in epoch {k + 1}"
+        if callback is not None:
+            callback(k + 1, losses)
+    fit_seconds = time.perf_counter() - fit_start
+    params = [jax.tree.map(lambda a, i=i: a[i], states.params) for i in range(len(members))]
+    return SweepResult(members, params, histories, compile_seconds, fit_seconds)
+
+
+def member_settings(config: TrainConfig) -> dict:
+    """The swept settings of one member, for tables and metrics."""
+    return {"seed": config.seed, "lr": config.lr, "alpha": config.alpha, "momentum": config.momentum}
+
+
+def accuracies(result: SweepResult, x, y, activation: str) -> list:
+    y = np.asarray(y)
+    labels = y if y.ndim == 1 else y.argmax(axis=1)
+    return [float(np.mean(predict(p, x, activation) == labels)) for p in result.params]
+
