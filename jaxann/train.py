@@ -444,8 +444,8 @@ def _placement(devices: int, batch_rows: int):
     """(place(tree), batch sharding) for data parallelism over `devices` devices (1: none)."""
     if not isinstance(devices, int) or devices < 1:
         raise JaxannError(f"devices {devices!r} must be a positive integer")
-    if devices == 1:
-        return (lambda tree: tree), None
+    if devices == 1:  # onto the default device, once (a NumPy array would be copied every call)
+        return jax.device_put, None
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     available = jax.devices()
