@@ -482,6 +482,96 @@ def _save_figure(path, draw):
         plt.close(fig)
 
 
+FIGURES = ("activations", "universal", "batching", "backprop", "mnist", "perceptron", "history")
+
+
+def _plot_parser(sub):
+    p = sub.add_parser(
+        "plot",
+        help="draw one of the lecture's figures",
+        description="Draw one figure into a PNG: activations (h and h', analytic and central "
+        "difference), universal (one hidden layer of growing width fitting 1-D functions), "
+        "batching (online vs mini-batch vs full batch), backprop (autodiff vs explicit backprop), "
+        "mnist (weights, confusion matrix, mistakes; digits when MNIST is absent), perceptron "
+        "(the perceptron rule vs gradient descent through the step), history (a saved run).",
+    )
+    p.add_argument("name", choices=FIGURES)
+    p.add_argument("--out", required=True, help="the PNG to write")
+    p.add_argument("--seed", type=int, default=0, help="default 0")
+    p.add_argument("--epochs", type=positive_int, help="training epochs (default: the figure's own)")
+    p.add_argument("--widths", type=int_list, default=[1, 2, 4, 8, 16, 64], help="universal: hidden widths")
+    p.add_argument("--hidden", type=int_list, help="batching, backprop, mnist: hidden sizes")
+    p.add_argument("--dataset", choices=("auto", "digits", "mnist", "fashion-mnist"), default="auto",
+                   help="batching, backprop, mnist: data set (default auto: mnist for the mnist figure "
+                   "when its files are found, digits otherwise)")
+    p.add_argument("--data-dir", help="folder with the IDX files")
+    p.add_argument("--run-dir", help="history: the folder a `jaxann train --out DIR` run wrote")
+    p.add_argument("--points", type=positive_int, default=60, help="perceptron: number of 2-D points")
+    p.set_defaults(run=_run_plot)
+
+
+def _run_plot(args) -> int:
+    import numpy as np
+
+    from jaxann import experiments, plots
+    from jaxann.data import find_files, load
+
+    def dataset():
+        name = args.dataset
+        if name == "auto":
+            name = "mnist" if args.name == "mnist" and find_files("mnist", args.data_dir) else "digits"
+        return load(name, args.data_dir)
+
+    def figure_of(axes):
+        return np.ravel(axes)[0].figure
+
+    if args.name == "activations":
+        draw = lambda: figure_of(plots.activations())  # noqa: E731
+    elif args.name == "universal":
+        result = experiments.universal_approximation(args.widths, epochs=args.epochs or 2000, seed=args.seed)
+        print(f"{'target':<16} " + " ".join(f"{w:>9}" for w in args.widths) + "   (final MSE per width)")
+        for name, errors in result["errors"].items():
+            print(f"{name:<16} " + " ".join(f"{errors[w]:>9.2e}" for w in args.widths))
+        draw = lambda: figure_of(plots.universal(result))  # noqa: E731
+    elif args.name == "batching":
+        result = experiments.batching(dataset(), epochs=args.epochs or 10, seed=args.seed,
+                                      hidden=args.hidden or (30,))
+        draw = lambda: figure_of(plots.batching(result))  # noqa: E731
+    elif args.name == "backprop":
+        result = experiments.autodiff_vs_backprop(dataset(), epochs=args.epochs or 10, seed=args.seed,
+                                                  hidden=args.hidden or (30,))
+        print("largest parameter difference per epoch: " +
+              ", ".join(f"{d:.1e}" for d in result["max_param_difference"]))
+        draw = lambda: figure_of(plots.autodiff_vs_backprop(result))  # noqa: E731
+    elif args.name == "mnist":
+        from jaxann.train import TrainConfig, fit
+
+        data = dataset()
+        config = TrainConfig(hidden=tuple(args.hidden or (50,)), epochs=args.epochs or 10, seed=args.seed)
+        result = fit(config, data.x_train, data.y_train, n_out=data.n_classes)
+        draw = lambda: plots.mnist_panels(result.params, data)  # noqa: E731
+    elif args.name == "perceptron":
+        result = experiments.perceptron(n=args.points, epochs=args.epochs or 20, seed=args.seed)
+        print(f"perceptron rule: {result['errors'][0]} -> {result['errors'][-1]} misclassified; "
+              f"gradient descent through the step: {result['gd_errors'][0]} -> {result['gd_errors'][-1]}")
+        draw = lambda: figure_of(plots.perceptron(result))  # noqa: E731
+    else:
+        from pathlib import Path
+
+        if not args.run_dir:
+            raise JaxannError("the history figure needs --run-dir DIR, a folder written by `jaxann train --out DIR`")
+        path = Path(args.run_dir) / "metrics.json"
+        try:
+            metrics = json.loads(path.read_text())
+            metrics["history"]["loss"], metrics["config"]["lr"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise JaxannError(f"{path}: not the metrics of a `jaxann train --out` run ({e})") from None
+        draw = lambda: figure_of(plots.history(metrics))  # noqa: E731
+    _save_figure(args.out, draw)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def _bench_parser(sub):
     from jaxann.bench import SYSTEMS
     from jaxann.data import DATASETS
@@ -551,6 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _train_parser(sub)
     _sweep_parser(sub)
+    _plot_parser(sub)
     _gradcheck_parser(sub)
     _bench_parser(sub)
     return parser
