@@ -392,10 +392,13 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_va
         if k > first:  # the first epoch's order was drawn for the compilation
             order = orders(k)
         state, metrics = epoch(p.state, x_dev, t_dev, order)
-        loss = float(_local(metrics.loss))  # the one read-back of the epoch
+        # the one read-back of the epoch: its loss, rows right, and whether the parameters are finite
+        loss, correct, finite = jax.device_get(tuple(map(_local, (metrics.loss, metrics.correct,
+                                                                   _all_finite(state.params)))))
+        loss = float(loss)
         history.loss.append(loss)
-        history.train_accuracy.append(float(_local(metrics.correct)) / n)
-        if not (math.isfinite(loss) and bool(_local(_all_finite(state.params)))):  # p keeps the last finite state
+        history.train_accuracy.append(float(correct) / n)
+        if not (math.isfinite(loss) and finite):  # p keeps the last finite state
             if jax.config.jax_debug_nans:
                 # replay the epoch op by op from the last finite state: JAX's NaN checking
                 # raises FloatingPointError naming the first operation that made a NaN

@@ -198,6 +198,18 @@ def test_idx_reader_on_mutated_files(tmp_path, data):
     assert out.dtype == np.uint8 and out.ndim == 3  # a valid file, perhaps another valid one
 
 
+def mutate(good: bytes, data) -> bytes:
+    """1 to 4 random flips of a byte or cuts of up to 64 bytes."""
+    raw = bytearray(good)
+    for _ in range(data.draw(st.integers(1, 4))):
+        pos = data.draw(st.integers(0, len(raw) - 1))
+        if data.draw(st.booleans()):
+            raw[pos] ^= data.draw(st.integers(1, 255))
+        else:
+            del raw[pos:pos + data.draw(st.integers(1, 64))]
+    return bytes(raw)
+
+
 @pytest.fixture(scope="module")
 def checkpoint_bytes(tmp_path_factory):
     d = load("digits")
@@ -212,15 +224,8 @@ def checkpoint_bytes(tmp_path_factory):
 @given(st.data())
 def test_checkpoint_loader_on_mutated_files(tmp_path, checkpoint_bytes, data):
     good, config = checkpoint_bytes
-    raw = bytearray(good)
-    for _ in range(data.draw(st.integers(1, 4))):
-        pos = data.draw(st.integers(0, len(raw) - 1))
-        if data.draw(st.booleans()):
-            raw[pos] ^= data.draw(st.integers(1, 255))
-        else:
-            del raw[pos:pos + data.draw(st.integers(1, 64))]
     path = tmp_path / "c.npz"
-    path.write_bytes(bytes(raw))
+    path.write_bytes(mutate(good, data))
     try:
         progress = load_checkpoint(path, config, [64, 4, 10])
     except CheckpointError:
@@ -235,14 +240,7 @@ def test_params_loader_on_mutated_files(tmp_path, data):
     from jaxann.errors import JaxannError
     path = tmp_path / "p.npz"
     save_params(path, ({"W": np.ones((3, 2), np.float32), "b": np.zeros(2, np.float32)},))
-    raw = bytearray(path.read_bytes())
-    for _ in range(data.draw(st.integers(1, 4))):
-        pos = data.draw(st.integers(0, len(raw) - 1))
-        if data.draw(st.booleans()):
-            raw[pos] ^= data.draw(st.integers(1, 255))
-        else:
-            del raw[pos:pos + data.draw(st.integers(1, 64))]
-    path.write_bytes(bytes(raw))
+    path.write_bytes(mutate(path.read_bytes(), data))
     try:
         params = load_params(path)
     except JaxannError:
