@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxann.train import TrainConfig, accuracy, fit
+from jaxann.train import TrainConfig, accuracy, device_name, fit
 
 SYSTEMS = ("jaxann-autodiff", "jaxann-backprop", "scikit-learn", "pytorch")
 
@@ -79,9 +79,9 @@ def matmul_rate(min_seconds: float = 0.02, max_n: int = 8192) -> tuple[float, in
         n *= 2
 
 
-def _jaxann(grad, data, config: TrainConfig):
-    config = TrainConfig(**{**asdict(config), "grad": grad})
-    result = fit(config, data.x_train, data.y_train, n_out=data.n_classes)
+def _jaxann(grad, data, config: TrainConfig, devices: int = 1):
+    config = replace(config, grad=grad)
+    result = fit(config, data.x_train, data.y_train, n_out=data.n_classes, devices=devices)
     return (result.fit_seconds, result.compile_seconds,
             accuracy(result.params, data.x_train, data.y_train),
             accuracy(result.params, data.x_test, data.y_test))
@@ -101,12 +101,6 @@ def _jaxann_sequential(data, config: TrainConfig, K: int):
     runs = [_jaxann(config.grad, data, replace(config, seed=config.seed + i)) for i in range(K)]
     return (sum(r[0] for r in runs), sum(r[1] for r in runs),
             float(np.mean([r[2] for r in runs])), float(np.mean([r[3] for r in runs])))
-
-
-def _jaxann_devices(data, config: TrainConfig, devices: int):
-    result = fit(config, data.x_train, data.y_train, n_out=data.n_classes, devices=devices)
-    return (result.fit_seconds, result.compile_seconds,
-            accuracy(result.params, data.x_train, data.y_train), accuracy(result.params, data.x_test, data.y_test))
 
 
 def _sklearn(data, config: TrainConfig):
@@ -206,7 +200,7 @@ def run(data, config: TrainConfig, systems=SYSTEMS, repeat: int = 1, progress=No
         "pytorch": lambda: _pytorch(data, config),
         f"jaxann-{models}-vmapped": lambda: _jaxann_sweep(data, config, models),
         f"jaxann-{models}-in-turn": lambda: _jaxann_sequential(data, config, models),
-        f"jaxann-{devices}-devices": lambda: _jaxann_devices(data, config, devices),
+        f"jaxann-{devices}-devices": lambda: _jaxann(config.grad, data, config, devices),
     }
     systems = list(systems)
     if models > 1:
@@ -260,9 +254,7 @@ def _torch_cuda() -> bool:
 
 
 def _device() -> str:
-    dev = jax.devices()[0]
-    return f"{dev.platform}: {dev.device_kind} (x{jax.device_count()}); {platform.machine()}, " \
-           f"{_cpu_count()} CPU cores"
+    return f"{device_name()}; {platform.machine()}, {_cpu_count()} CPU cores"
 
 
 def _cpu_count() -> int:

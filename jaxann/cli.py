@@ -239,13 +239,6 @@ class _ProgressBar:
             sys.stderr.flush()
 
 
-def device_name() -> str:
-    import jax
-
-    dev = jax.devices()[0]
-    return f"{dev.platform}: {dev.device_kind} (x{jax.device_count()})"
-
-
 def add_compile_cache_flag(p):
     p.add_argument("--compile-cache", action=argparse.BooleanOptionalAction, default=True,
                    help="keep compiled programs on disk so a second run skips compilation "
@@ -280,7 +273,7 @@ def _run_train(args) -> int:
     from dataclasses import asdict
 
     from jaxann.data import load
-    from jaxann.train import accuracy, fit
+    from jaxann.train import accuracy, device_name, fit
 
     config = _config(args)
     if args.distributed or args.num_processes is not None or args.process_id is not None:
@@ -414,6 +407,7 @@ def _run_sweep(args) -> int:
 
     from jaxann.data import load
     from jaxann.sweep import accuracies, fit_many, member_settings
+    from jaxann.train import device_name
 
     config = _config(args, seed=args.seeds[0], lr=args.lr[0], momentum=args.momentum[0], alpha=args.alpha[0])
     setup_compile_cache(args.compile_cache)

@@ -33,8 +33,8 @@ import numpy as np
 
 from jaxann.errors import JaxannError
 from jaxann.network import init_mlp
-from jaxann.train import (History, TrainConfig, _targets, check_data, epoch_order, make_epoch, make_optimizer,
-                          make_step, predict, set_learning_rate, start)
+from jaxann.train import (History, TrainConfig, accuracy, check_data, epoch_order, make_epoch, make_optimizer,
+                          make_step, set_learning_rate, start, targets)
 
 
 @dataclass
@@ -73,7 +73,7 @@ def fit_many(config: TrainConfig, x, y, *, n_out: int | None = None, seeds=None,
     states = jax.tree.map(lambda *leaves: jnp.stack(leaves), *(p.state for p in progress))
     step = make_step(make_optimizer(config), config.activation, config.loss, config.grad)
     epoch = jax.jit(jax.vmap(make_epoch(step, config.batch_size, n), in_axes=(0, None, None, 0)))
-    x_dev, t_dev = jnp.asarray(x, dtype), _targets(y, n_out, dtype)
+    x_dev, t_dev = jnp.asarray(x, dtype), jnp.asarray(targets(y, n_out, dtype))
 
     def orders(k):
         return np.stack([epoch_order(m.seed, k, n, config.shuffle) for m in members])
@@ -112,7 +112,6 @@ def member_settings(config: TrainConfig) -> dict:
 
 
 def accuracies(result: SweepResult, x, y, activation: str) -> list:
-    y = np.asarray(y)
-    labels = y if y.ndim == 1 else y.argmax(axis=1)
-    return [float(np.mean(predict(p, x, activation) == labels)) for p in result.params]
+    """Each model's accuracy on rows x with labels (or targets) y."""
+    return [accuracy(p, x, y, activation) for p in result.params]
 

@@ -310,8 +310,15 @@ def check_data(x, y, n_out: int | None = None):
     return x, y, n_out
 
 
-def _targets(y, n_out, dtype):
-    return jax.nn.one_hot(y, n_out, dtype=dtype) if y.ndim == 1 else jnp.asarray(y, dtype)
+def targets(y, n_out, dtype) -> np.ndarray:
+    """Target rows (n, n_out) on the host: one-hot rows for labels (n,), else y as dtype."""
+    return np.eye(n_out, dtype=dtype)[y] if y.ndim == 1 else np.asarray(y, dtype)
+
+
+def device_name() -> str:
+    """The device jaxann computes on, for logs and metrics: 'cpu: cpu (x1)', 'gpu: NVIDIA H100 (x8)'."""
+    dev = jax.devices()[0]
+    return f"{dev.platform}: {dev.device_kind} (x{jax.device_count()})"
 
 
 def _split_validation(x, y, fraction, seed):
@@ -375,7 +382,7 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_va
     epoch_fn = make_epoch(make_step(optimizer, config.activation, config.loss, config.grad), config.batch_size, n,
                           batch_sharding)
     # the data go to the device(s) once; every epoch reads them from there
-    x_dev, t_dev = place(np.asarray(x, dtype)), place(np.asarray(_targets(y, n_out, dtype)))
+    x_dev, t_dev = place(np.asarray(x, dtype)), place(targets(y, n_out, dtype))
     p.state = place(p.state)
     orders = (lambda draw: lambda k: place(draw(k)))(orders)
     first = p.epoch
