@@ -16,6 +16,7 @@ interrupted save never leaves a half-written file under the real name.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -55,6 +56,19 @@ def atomic_write(path, write) -> Path:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def remove_leftovers(path) -> list[Path]:
+    """Delete the temporary files that a writer of path killed mid-write (SIGKILL) left behind.
+
+    Call it before a run starts writing path: the temporaries of a live writer of the same
+    file would go too.
+    """
+    path = Path(path)
+    leftovers = sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    return leftovers
 
 
 def save_params(path, params) -> Path:

@@ -290,7 +290,7 @@ def _run_train(args) -> int:
               f"grad {config.grad}; {device_name()}")
     from pathlib import Path
 
-    from jaxann.checkpoint import load_checkpoint, save_checkpoint
+    from jaxann.checkpoint import load_checkpoint, remove_leftovers, save_checkpoint
 
     if args.resume and not args.out:
         raise JaxannError("--resume needs --out DIR, the folder whose checkpoint.npz it continues")
@@ -300,6 +300,11 @@ def _run_train(args) -> int:
         jax.config.update("jax_debug_nans", True)
     checkpoint = Path(args.out) / "checkpoint.npz" if args.out else None
     resume = None
+    if checkpoint:  # a run killed while writing one of its files leaves a temporary beside it
+        for name in ("checkpoint.npz", "params.npz", "metrics.json"):
+            for leftover in remove_leftovers(checkpoint.parent / name):
+                if not args.quiet:
+                    print(f"Removed {leftover}, left half-written by a run that was killed")
     if args.resume:
         if checkpoint.is_file():
             resume = load_checkpoint(checkpoint, config, sizes)

@@ -108,6 +108,22 @@ def test_a_killed_run_resumes_to_the_same_result(tmp_path, sig):
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]  # no half-written files left
 
 
+def test_resume_removes_the_temporaries_of_a_writer_killed_mid_write(tmp_path, capsys):
+    # SIGKILL during a save leaves ".checkpoint.npz.<random>.tmp"; the next run in DIR deletes
+    # its own files' leftovers and nothing else in the folder
+    out = tmp_path / "run"
+    assert train(out, "--epochs", "1") == 0
+    leftovers = [out / ".checkpoint.npz.k1ll3d.tmp", out / ".params.npz.x.tmp", out / ".metrics.json.y.tmp"]
+    for leftover in leftovers:
+        leftover.write_bytes(b"PK\x03\x04 half")
+    other = out / ".notes.txt.z.tmp"
+    other.write_text("the user's")
+    assert main(["train", *FLAGS[:-1], "--out", str(out), "--epochs", "2", "--resume"]) == 0
+    assert not any(leftover.exists() for leftover in leftovers)
+    assert other.read_text() == "the user's"
+    assert capsys.readouterr().out.count("left half-written by a run that was killed") == 3
+
+
 def test_resume_refuses_another_architecture_and_a_corrupt_file(tmp_path):
     out = tmp_path / "run"
     assert train(out, "--epochs", "2") == 0
