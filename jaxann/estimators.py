@@ -46,8 +46,7 @@ from sklearn.utils.multiclass import (_check_partial_fit_first_call, check_class
                                       type_of_target, unique_labels)
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from jaxann.network import forward
-from jaxann.train import History, Progress, TrainConfig, fit, start
+from jaxann.train import History, Progress, TrainConfig, fit, outputs, start
 
 # scikit-learn's activation names -> jaxann's
 ACTIVATION_NAMES = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
@@ -260,7 +259,7 @@ class _BaseMLP(BaseEstimator):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False)
         if hasattr(X, "toarray"):
             X = X.toarray()
-        a_L = forward(self._params, X, activation=ACTIVATION_NAMES[self.activation])
+        a_L = outputs(self._params, X, activation=ACTIVATION_NAMES[self.activation])
         if self.out_activation_ == "softmax":
             a_L = jax.nn.softmax(a_L, axis=-1)
         elif self.out_activation_ == "logistic":
@@ -288,7 +287,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return "cross_entropy" if self.out_activation_ == "softmax" else "binary_cross_entropy"
 
     def _score_fn(self, params, X, y, activation):
-        a_L = np.asarray(forward(params, X, activation=activation))
+        a_L = outputs(params, X, activation=activation)
         pred = a_L.ravel() if a_L.shape[1] == 1 else a_L
         if self.out_activation_ == "logistic":
             pred = (pred > 0).astype(int)  # sigmoid(a) > 1/2
@@ -367,7 +366,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return "squared_error"
 
     def _score_fn(self, params, X, y, activation):
-        pred = np.asarray(forward(params, X, activation=activation))
+        pred = outputs(params, X, activation=activation)
         return r2_score(y, pred.ravel() if pred.shape[1] == 1 else pred)
 
     def _validate_input(self, X, y, incremental, reset):

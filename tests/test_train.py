@@ -7,7 +7,8 @@ import jaxann
 import jaxann.train as train_mod
 from jaxann.data import load
 from jaxann.gradcheck import relative_error
-from jaxann.train import TrainConfig, accuracy, epoch_order, fit
+from jaxann.network import forward, init_mlp
+from jaxann.train import TrainConfig, accuracy, epoch_order, fit, outputs
 
 
 def small_problem(n=10, n_in=3, n_out=2, seed=0):
@@ -94,6 +95,20 @@ def test_no_recompilation_between_epochs(monkeypatch):
     result = fit(TrainConfig(hidden=(5,), epochs=6, batch_size=7), x, y)
     assert len(result.history.loss) == 6
     assert len(traces) == 1  # one trace of the step serves all six epochs
+
+
+@pytest.mark.parametrize("m", [1, 7, 30, 37, 100, 203])
+def test_outputs_of_shuffled_rows_are_the_shuffled_outputs_exactly(m):
+    # float32: the plain forward pass gives rows in the last m % 8 other last bits
+    # (measured up to 3e-7 relative); outputs() must not, so the comparison is ==
+    rng = np.random.default_rng(m)
+    x = rng.normal(size=(m, 64)).astype(np.float32)
+    params = init_mlp(jax.random.key(m), [64, 50, 3])
+    perm = rng.permutation(m)
+    a = outputs(params, x, "relu")
+    assert a.shape == (m, 3) and a.dtype == np.float32
+    np.testing.assert_array_equal(a[perm], outputs(params, x[perm], "relu"))
+    np.testing.assert_allclose(a, forward(params, x, "relu"), rtol=1e-6, atol=1e-7)  # the same a^L
 
 
 def test_lecture_configuration_learns_digits():
