@@ -33,8 +33,8 @@ import numpy as np
 
 from jaxann.errors import JaxannError
 from jaxann.network import init_mlp
-from jaxann.train import (History, TrainConfig, accuracy, check_data, epoch_order, make_epoch, make_optimizer,
-                          make_step, set_learning_rate, start, targets)
+from jaxann.train import (History, TrainConfig, accuracy, check_data, compiled_epoch, epoch_order,
+                          set_learning_rate, start, targets)
 
 
 @dataclass
@@ -71,16 +71,12 @@ def fit_many(config: TrainConfig, x, y, *, n_out: int | None = None, seeds=None,
     sizes = [x.shape[1], *config.hidden, n_out]
     progress = [start(m, init_mlp(jax.random.key(m.seed), sizes, config.init, dtype)) for m in members]
     states = jax.tree.map(lambda *leaves: jnp.stack(leaves), *(p.state for p in progress))
-    step = make_step(make_optimizer(config), config.activation, config.loss, config.grad)
-    epoch = jax.jit(jax.vmap(make_epoch(step, config.batch_size, n), in_axes=(0, None, None, 0)))
     x_dev, t_dev = jnp.asarray(x, dtype), jnp.asarray(targets(y, n_out, dtype))
 
     def orders(k):
         return np.stack([epoch_order(m.seed, k, n, config.shuffle) for m in members])
 
-    t0 = time.perf_counter()
-    epoch = epoch.lower(states, x_dev, t_dev, orders(0)).compile()
-    compile_seconds = time.perf_counter() - t0
+    epoch, compile_seconds = compiled_epoch(config, n, (states, x_dev, t_dev, orders(0)), models=True)
     histories = [History() for _ in members]
     lr0 = np.array([m.lr for m in members])
     fit_start = time.perf_counter()

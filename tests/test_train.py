@@ -91,10 +91,40 @@ def test_no_recompilation_between_epochs(monkeypatch):
         return counted
 
     monkeypatch.setattr(train_mod, "make_step", counting_make_step)
+    monkeypatch.setattr(train_mod, "_COMPILED", train_mod.OrderedDict())  # nothing kept from other tests
     x, y = small_problem(n=30)
     result = fit(TrainConfig(hidden=(5,), epochs=6, batch_size=7), x, y)
     assert len(result.history.loss) == 6
     assert len(traces) == 1  # one trace of the step serves all six epochs
+    assert result.compile_seconds > 0
+    # another fit of the same program (other seed, rates, alpha, data values) reuses it
+    again = fit(TrainConfig(hidden=(5,), epochs=2, batch_size=7, seed=3, lr=0.3, momentum=0.5, alpha=0.1), -x, y)
+    assert len(traces) == 1 and again.compile_seconds == 0.0
+    fit(TrainConfig(hidden=(5,), epochs=2, batch_size=8), x, y)  # another batch size: another program
+    assert len(traces) == 2
+
+
+@pytest.mark.parametrize("first, second", [
+    ({}, {"lr": 0.02, "momentum": 0.5, "alpha": 0.3, "seed": 4}),
+    ({"nesterov": False}, {"nesterov": False, "lr": 0.3, "momentum": 0.0, "lr_schedule": "invscaling"}),
+    ({"optimizer": "adam", "lr": 0.01}, {"optimizer": "adam", "lr": 0.003, "beta1": 0.5, "beta2": 0.9,
+                                         "epsilon": 1e-3, "seed": 2}),
+], ids=["sgd", "sgd-plain-invscaling", "adam"])
+def test_a_kept_program_trains_exactly_as_a_fresh_compilation(monkeypatch, first, second, x64):
+    # the kept program must read every numeric setting from its inputs, none baked in at its
+    # first compilation: a fit through it equals the same fit compiled afresh, bit for bit
+    x, y = small_problem(n=23, n_in=4, n_out=3)
+    base = {"hidden": (6,), "epochs": 4, "batch_size": 5, "activation": "tanh", "dtype": "float64"}
+    monkeypatch.setattr(train_mod, "_COMPILED", train_mod.OrderedDict())
+    fit(TrainConfig(**base, **first), x, y)
+    kept = fit(TrainConfig(**base, **second), x, y)
+    assert kept.compile_seconds == 0.0
+    monkeypatch.setattr(train_mod, "_COMPILED", train_mod.OrderedDict())
+    fresh = fit(TrainConfig(**base, **second), x, y)
+    assert fresh.compile_seconds > 0
+    assert kept.history.loss == fresh.history.loss
+    for a, b in zip(jax.tree.leaves(kept.params), jax.tree.leaves(fresh.params)):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("m", [1, 7, 30, 37, 100, 203])
