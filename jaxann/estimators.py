@@ -18,13 +18,17 @@ Parity with scikit-learn, step for step, for the same `random_state`:
 - updates: scikit-learn's momentum and Adam forms (`jaxann.optimizers`) and learning-rate
   schedules; costs: softmax + cross-entropy (multiclass), logistic + binary cross-entropy
   (binary, multilabel), half squared error (regression), L2 alpha / (2 m) ||W||^2.
+- the stopping rule's memory (best loss or validation score, the no-improvement count)
+  carries over warm-started fits and partial_fit calls; each fit starts a new optimizer.
 With float64 inputs and `jax_enable_x64` on, `loss_curve_` follows scikit-learn's to
 rounding. Without x64, float64 inputs are trained in float32.
 
 Differences, on purpose or not yet: 'lbfgs' is refused with a clear error (no L-BFGS);
 `sample_weight` is not supported; for multi-output regression `loss_` is the half squared
 error summed over outputs (the quantity both libraries minimise), where scikit-learn
-reports it divided by n_outputs.
+reports it divided by n_outputs; with early stopping, a warm-started fit in which no epoch
+beats the best validation score hands back the best weights, where scikit-learn hands back
+the last (its restored best weights alias the arrays it goes on training in place).
 """
 
 from __future__ import annotations
@@ -150,6 +154,8 @@ class _BaseMLP(BaseEstimator):
             self.intercepts_.append(rng.uniform(-bound, bound, fan_out).astype(dtype, copy=False))
         self.loss_curve_ = []
         self._train_state = None
+        # the stopping rule's memory, carried over warm-started fits and partial_fit calls
+        self._no_improvement_count, self._best_params = 0, None
         if self.early_stopping:
             self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
         else:
@@ -215,6 +221,11 @@ class _BaseMLP(BaseEstimator):
             progress = Progress(0, self._train_state._replace(params=self._params), History(), self.t_)
         else:  # fit, warm or not, starts a new optimizer (as scikit-learn does)
             progress = start(config, self._params, self.t_)
+        progress.no_improvement, progress.best_params = self._no_improvement_count, self._best_params
+        if self.early_stopping:
+            progress.best_score = self.best_validation_score_
+        else:
+            progress.best_loss = self.best_loss_
 
         def log(p):
             if self.verbose:
@@ -232,11 +243,13 @@ class _BaseMLP(BaseEstimator):
         self.t_ = result.progress.samples_seen
         self.loss_curve_ = list(self.loss_curve_) + history.loss
         self.loss_ = history.loss[-1]
+        self._no_improvement_count = result.progress.no_improvement
         if self.early_stopping:
             self.validation_scores_ = list(self.validation_scores_) + history.validation_accuracy
-            self.best_validation_score_ = max(self.validation_scores_)
+            self.best_validation_score_ = result.progress.best_score
+            self._best_params = jax.tree.map(np.asarray, result.progress.best_params)
         else:
-            self.best_loss_ = min(self.best_loss_, min(history.loss))
+            self.best_loss_ = result.progress.best_loss
         if self.verbose and history.stopped:
             print(history.stopped[0].upper() + history.stopped[1:] + ". Stopping.")
         if not all(np.isfinite(a).all() for a in (*self.coefs_, *self.intercepts_)) or \

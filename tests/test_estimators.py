@@ -143,6 +143,42 @@ def test_partial_fit_continues_like_scikit_learn(digits, x64):
     assert ours.n_iter_ == 1 and ours.t_ == 3 * len(X)
 
 
+WARM = {
+    "loss-rule": dict(solver="sgd", learning_rate_init=0.1, tol=0.02, n_iter_no_change=2),
+    "adaptive": dict(solver="sgd", learning_rate="adaptive", learning_rate_init=0.2, tol=0.05, n_iter_no_change=1),
+    "early-stopping": dict(solver="sgd", learning_rate_init=0.1, early_stopping=True, tol=0.01, n_iter_no_change=2),
+}
+
+
+@pytest.mark.parametrize("params", WARM.values(), ids=WARM.keys())
+def test_warm_started_fits_carry_the_stopping_rule_like_scikit_learn(digits, params, x64):
+    # scikit-learn keeps best_loss_ / best_validation_score_ and the no-improvement count
+    # across warm-started fits, so later fits stop sooner than fresh ones; three fits of
+    # at most 6 epochs: measured 15 epochs in all (loss rule, early stopping), 18 (adaptive,
+    # whose rate falls at other epochs when the count is forgotten)
+    X, y = digits
+    ours, theirs = (cls(hidden_layer_sizes=(10,), random_state=0, warm_start=True, max_iter=6, **params)
+                    for cls in (jaxann.MLPClassifier, sk.MLPClassifier))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for k in range(3):
+            ours.fit(X, y)
+            theirs.fit(X, y)
+            assert ours.n_iter_ == theirs.n_iter_
+            # early stopping, third fit: no epoch beats the best, and scikit-learn hands back
+            # the last weights (its restored best coefs alias the arrays it trains in place);
+            # jaxann hands back the best epoch's, as documented
+            if not (params.get("early_stopping") and k == 2):
+                for a, b in zip(ours.coefs_, theirs.coefs_):
+                    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+    assert len(ours.loss_curve_) == len(theirs.loss_curve_) == (18 if "learning_rate" in params else 15)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-6)  # measured 4e-16
+    if params.get("early_stopping"):
+        assert ours.best_validation_score_ == theirs.best_validation_score_
+    else:
+        assert ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=1e-12)
+
+
 def test_partial_fit_needs_classes_first():
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         jaxann.MLPClassifier().partial_fit(np.zeros((4, 2)), [0, 1, 0, 1])
