@@ -24,7 +24,7 @@ With float64 inputs and `jax_enable_x64` on, `loss_curve_` follows scikit-learn'
 rounding. Without x64, float64 inputs are trained in float32.
 
 Differences, on purpose or not yet: 'lbfgs' is refused with a clear error (no L-BFGS);
-`sample_weight` is not supported; for multi-output regression `loss_` is the half squared
+for multi-output regression `loss_` is the half squared
 error summed over outputs (the quantity both libraries minimise), where scikit-learn
 reports it divided by n_outputs; with early stopping, a warm-started fit in which no epoch
 beats the best validation score hands back the best weights, where scikit-learn hands back
@@ -48,7 +48,7 @@ from sklearn.utils import check_random_state, shuffle
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import (_check_partial_fit_first_call, check_classification_targets,
                                       type_of_target, unique_labels)
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from jaxann.train import History, Progress, TrainConfig, fit, outputs, start
 
@@ -161,12 +161,14 @@ class _BaseMLP(BaseEstimator):
         else:
             self.validation_scores_, self.best_validation_score_, self.best_loss_ = None, None, np.inf
 
-    def _fit(self, X, y, incremental=False):
+    def _fit(self, X, y, sample_weight=None, incremental=False):
         if self.solver == "lbfgs":
             raise ValueError("solver='lbfgs' is not implemented in jaxann; use solver='sgd' or 'adam'")
         hidden = self._hidden()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
         if hasattr(X, "toarray"):  # sparse input: jaxann trains on dense arrays
             X = X.toarray()
         y = y.reshape(-1, 1) if y.ndim == 1 else y
@@ -181,11 +183,15 @@ class _BaseMLP(BaseEstimator):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
 
-        X_val = y_val = None
+        X_val = y_val = sw_val = None
         if self.early_stopping:
             stratify = y if isinstance(self, ClassifierMixin) and self.n_outputs_ == 1 else None
-            X, X_val, y, y_val = train_test_split(X, y, random_state=rng, test_size=self.validation_fraction,
-                                                  stratify=stratify)
+            weighted = sample_weight is not None
+            X, X_val, y, y_val, *weights = train_test_split(
+                X, y, *([sample_weight] if weighted else []), random_state=rng, test_size=self.validation_fraction,
+                stratify=stratify)
+            if weighted:
+                sample_weight, sw_val = weights
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                                  "or the size of your dataset.")
@@ -234,7 +240,8 @@ class _BaseMLP(BaseEstimator):
                     print(f"Validation score: {p.history.validation_accuracy[-1]:f}")
 
         result = fit(config, X, y.astype(dtype), resume=progress, x_val=X_val, y_val=y_val, orders=orders,
-                     callback=log, score=lambda params, xv, yv: self._score_fn(params, xv, yv, config.activation))
+                     callback=log, sample_weight=sample_weight,
+                     score=lambda params, xv, yv: self._score_fn(params, xv, yv, config.activation, sw_val))
         history = result.history
         self._train_state = jax.tree.map(np.asarray, result.progress.state)
         self.coefs_ = [np.asarray(layer["W"]).astype(X.dtype, copy=False) for layer in result.params]
@@ -262,9 +269,13 @@ class _BaseMLP(BaseEstimator):
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Fit the model to data X (n_samples, n_features) and targets y; returns self."""
-        return self._fit(X, y, incremental=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data X (n_samples, n_features) and targets y; returns self.
+
+        sample_weight (n_samples,): each row's weight in every batch's cost (a weighted mean,
+        the L2 term divided by the batch's weight sum), as scikit-learn weighs them.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
 
     def _output(self, X):
         """a^L through the output activation (softmax, logistic or identity), (n, n_outputs)."""
@@ -299,12 +310,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _loss_name(self):
         return "cross_entropy" if self.out_activation_ == "softmax" else "binary_cross_entropy"
 
-    def _score_fn(self, params, X, y, activation):
+    def _score_fn(self, params, X, y, activation, sample_weight=None):
         a_L = outputs(params, X, activation=activation)
         pred = a_L.ravel() if a_L.shape[1] == 1 else a_L
         if self.out_activation_ == "logistic":
             pred = (pred > 0).astype(int)  # sigmoid(a) > 1/2
-        return accuracy_score(y, self._label_binarizer.inverse_transform(pred))
+        return accuracy_score(y, self._label_binarizer.inverse_transform(pred), sample_weight=sample_weight)
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
@@ -345,7 +356,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.log(self.predict_proba(X))
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y), continuing from the current state; `classes` on the first call."""
         if self.solver not in ("sgd", "adam"):
             raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
@@ -356,7 +367,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self._label_binarizer.fit(y)
             else:
                 self._label_binarizer.fit(classes)
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
@@ -378,9 +389,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _loss_name(self):
         return "squared_error"
 
-    def _score_fn(self, params, X, y, activation):
+    def _score_fn(self, params, X, y, activation, sample_weight=None):
         pred = outputs(params, X, activation=activation)
-        return r2_score(y, pred.ravel() if pred.shape[1] == 1 else pred)
+        return r2_score(y, pred.ravel() if pred.shape[1] == 1 else pred, sample_weight=sample_weight)
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
@@ -395,9 +406,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return p.ravel() if p.shape[1] == 1 else p
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current state."""
         if self.solver not in ("sgd", "adam"):
             raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
                                  f"{self.solver} is not stochastic.")
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)

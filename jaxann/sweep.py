@@ -76,13 +76,13 @@ def fit_many(config: TrainConfig, x, y, *, n_out: int | None = None, seeds=None,
     def orders(k):
         return np.stack([epoch_order(m.seed, k, n, config.shuffle) for m in members])
 
-    epoch, compile_seconds = compiled_epoch(config, n, (states, x_dev, t_dev, orders(0)), models=True)
+    epoch, compile_seconds = compiled_epoch(config, n, (states, x_dev, t_dev, None, orders(0)), models=True)
     histories = [History() for _ in members]
     lr0 = np.array([m.lr for m in members])
     fit_start = time.perf_counter()
     for k in range(config.epochs):
         t_epoch = time.perf_counter()
-        states, metrics = epoch(states, x_dev, t_dev, orders(k))
+        states, metrics = epoch(states, x_dev, t_dev, None, orders(k))
         losses, correct = np.asarray(metrics.loss).tolist(), np.asarray(metrics.correct)
         if config.optimizer == "sgd" and config.lr_schedule == "invscaling":
             states = set_learning_rate(states, lr0 / ((k + 1) * n + 1) ** config.power_t)

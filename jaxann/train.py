@@ -179,11 +179,13 @@ def make_step(optimizer: optax.GradientTransformation, activation: str, loss: st
 
 
 def make_epoch(step: Callable, batch_size: int | None, n: int, batch_sharding=None) -> Callable:
-    """One epoch as one `jax.lax.scan`: (state, x, t, order) -> (state, Metrics of the epoch).
+    """One epoch as one `jax.lax.scan`: (state, x, t, s, order) -> (state, Metrics of the epoch).
 
-    order (n,) is the epoch's row order. The rows are cut into ceil(n / B) batches of B; the
-    last is padded with weight-0 rows, so its mean and L2 term use its real size. The
-    epoch's Metrics: loss = sum(C_batch m_batch) / n, correct = rows right, m = n.
+    s (n,) holds the rows' sample weights, or is None: every row counts once (a program of
+    its own, with no weights to read); order (n,) is the epoch's row order. The rows are cut into ceil(n / B) batches of B; the last is padded
+    with weight-0 rows, so its mean and L2 term use its real size (its weight sum). The
+    epoch's Metrics, as scikit-learn counts them: loss = sum(C_batch rows_batch) / n,
+    correct = the weight of the rows right, m = the weight of all rows (n when unweighted).
     batch_sharding: where each batch's rows go (data parallelism: split over a mesh's
     'data' axis; XLA then sums the gradient across devices).
     """
@@ -191,19 +193,20 @@ def make_epoch(step: Callable, batch_size: int | None, n: int, batch_sharding=No
     n_batches = -(-n // B)
     pad = n_batches * B - n
 
-    def epoch(state, x, t, order):
+    def epoch(state, x, t, s, order):
         idx = jnp.concatenate([order, jnp.zeros(pad, order.dtype)]).reshape(n_batches, B)
-        w = jnp.concatenate([jnp.ones(n, x.dtype), jnp.zeros(pad, x.dtype)]).reshape(n_batches, B)
+        real = jnp.concatenate([jnp.ones(n, x.dtype), jnp.zeros(pad, x.dtype)]).reshape(n_batches, B)
 
         def body(state, batch):
-            rows, wb = batch
-            batch = (x[rows], t[rows], wb)
+            rows, real_rows = batch
+            batch = (x[rows], t[rows], real_rows if s is None else s[rows] * real_rows)
             if batch_sharding is not None:
                 batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
             return step(state, batch)
 
-        state, per_batch = jax.lax.scan(body, state, (idx, w))
-        return state, Metrics(jnp.sum(per_batch.loss * per_batch.m) / n, jnp.sum(per_batch.correct), jnp.sum(per_batch.m))
+        state, per_batch = jax.lax.scan(body, state, (idx, real))
+        loss = jnp.sum(per_batch.loss * jnp.sum(real, axis=1)) / n
+        return state, Metrics(loss, jnp.sum(per_batch.correct), jnp.sum(per_batch.m))
 
     return epoch
 
@@ -219,8 +222,13 @@ _COMPILED: OrderedDict = OrderedDict()
 COMPILED_KEPT = 16
 
 
+def forget_compiled_epochs() -> None:
+    """Drop every kept compiled epoch: the next fit compiles afresh (benchmarks time that)."""
+    _COMPILED.clear()
+
+
 def compiled_epoch(config: "TrainConfig", n: int, args: tuple, batch_sharding=None, models: bool = False):
-    """`epoch_function` compiled for args = (state, x, t, order), or vmapped over models
+    """`epoch_function` compiled for args = (state, x, t, s, order), or vmapped over models
     (state and order with a leading model axis); the compiled program is kept and reused.
 
     What a program depends on is its key: the optimizer and Nesterov flag, activation,
@@ -240,7 +248,7 @@ def compiled_epoch(config: "TrainConfig", n: int, args: tuple, batch_sharding=No
     t0 = time.perf_counter()
     epoch = epoch_function(config, n, batch_sharding)
     if models:
-        epoch = jax.vmap(epoch, in_axes=(0, None, None, 0))
+        epoch = jax.vmap(epoch, in_axes=(0, None, None, None, 0))
     _COMPILED[key] = jax.jit(epoch).lower(*args).compile()
     if len(_COMPILED) > COMPILED_KEPT:
         _COMPILED.popitem(last=False)
@@ -285,11 +293,14 @@ def predict(params, x, activation: str = "relu") -> np.ndarray:
     return outputs(params, x, activation).argmax(axis=-1)
 
 
-def accuracy(params, x, y, activation: str = "relu") -> float:
-    """The fraction of rows x whose predicted class is the label y (m,) (or argmax of targets)."""
+def accuracy(params, x, y, activation: str = "relu", sample_weight=None) -> float:
+    """The fraction of rows x whose predicted class is the label y (m,) (or argmax of
+    targets); with sample_weight (m,), the fraction of the weight."""
     y = np.asarray(y)
     labels = y if y.ndim == 1 else y.argmax(axis=1)
-    return float(np.mean(predict(params, x, activation) == labels)) if len(labels) else float("nan")
+    if not len(labels):
+        return float("nan")
+    return float(np.average(predict(params, x, activation) == labels, weights=sample_weight))
 
 
 @dataclass
@@ -365,6 +376,19 @@ def check_data(x, y, n_out: int | None = None):
     return x, y, n_out
 
 
+def check_sample_weight(sample_weight, n: int) -> np.ndarray:
+    """Sample weights (n,): finite, non-negative, not all zero; None gives ones."""
+    if sample_weight is None:
+        return np.ones(n)
+    w = np.asarray(sample_weight)
+    if w.shape != (n,) or not np.issubdtype(w.dtype, np.number):
+        raise JaxannError(f"sample_weight has shape {w.shape} and dtype {w.dtype}; expected ({n},) numbers, one per row")
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
+        raise JaxannError("sample_weight holds NaN, infinite or negative values or only zeros; "
+                          "expected finite weights >= 0, some > 0")
+    return w
+
+
 def targets(y, n_out, dtype) -> np.ndarray:
     """Target rows (n, n_out) on the host: one-hot rows for labels (n,), else y as dtype."""
     return np.eye(n_out, dtype=dtype)[y] if y.ndim == 1 else np.asarray(y, dtype)
@@ -376,11 +400,11 @@ def device_name() -> str:
     return f"{dev.platform}: {dev.device_kind} (x{jax.device_count()})"
 
 
-def _split_validation(x, y, fraction, seed):
+def _split_validation(x, y, w, fraction, seed):
     from sklearn.model_selection import train_test_split
 
     stratify = y if y.ndim == 1 and np.bincount(y).min() >= 2 else None
-    return train_test_split(x, y, test_size=fraction, random_state=seed, stratify=stratify)
+    return train_test_split(x, y, w, test_size=fraction, random_state=seed, stratify=stratify)
 
 
 @jax.jit
@@ -397,12 +421,16 @@ def start(config: TrainConfig, params, samples_seen: int = 0) -> Progress:
     return Progress(0, state, History(), samples_seen)
 
 
-def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_val=None,
+def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=None, x_val=None, y_val=None,
         params=None, resume: Progress | None = None,
         orders: Callable[[int], np.ndarray] | None = None,
         score: Callable[[tuple, np.ndarray, np.ndarray], float] | None = None,
         callback: Callable[[Progress], None] | None = None, devices: int = 1) -> FitResult:
     """Train a network on rows x (n, n_0) with labels (n,) or targets (n, n_out).
+
+    sample_weight (n,): each row's weight in the cost, scikit-learn's way: a batch's cost
+        is sum_i w_i e_i / sum_i w_i + alpha / (2 sum_i w_i) sum_l ||W^l||^2. The epoch loss
+        stays sum(C_batch rows_batch) / n; the training accuracy is weighted.
 
     params: start from these instead of a fresh `init_mlp` (PRNG key from config.seed).
     resume: continue from a `Progress` (a checkpoint's, or `FitResult.progress`): its
@@ -410,7 +438,7 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_va
         to config.epochs in all.
     x_val, y_val: a validation set; without one, config.validation_fraction > 0 holds out
         that share of x (stratified) for it. score(params, x_val, y_val) is its score,
-        higher is better (default: accuracy).
+        higher is better (default: accuracy, weighted by the held-out rows' sample_weight).
     orders(k): the row order of epoch k (default: `epoch_order(config.seed, k, n)`).
     callback(progress) runs after each epoch whose loss is finite (progress.epoch counts
         from 1); a checkpoint written there resumes the run exactly.
@@ -421,8 +449,11 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_va
     """
     config.validate()
     x, y, n_out = check_data(x, y, n_out)
+    w = check_sample_weight(sample_weight, x.shape[0])
+    w_val = None
     if x_val is None and config.validation_fraction > 0:
-        x, x_val, y, y_val = _split_validation(x, y, config.validation_fraction, config.seed)
+        x, x_val, y, y_val, w, w_val = _split_validation(x, y, w, config.validation_fraction, config.seed)
+        w_val = None if sample_weight is None else w_val
     dtype = jnp.dtype(config.dtype)
     if resume is None:
         if params is None:
@@ -431,15 +462,16 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_va
     p = resume
     n = x.shape[0]
     orders = orders or (lambda k: epoch_order(config.seed, k, n, config.shuffle))
-    score = score or (lambda params, xv, yv: accuracy(params, xv, yv, config.activation))
+    score = score or (lambda params, xv, yv: accuracy(params, xv, yv, config.activation, w_val))
     place, batch_sharding = _placement(devices, min(config.batch_size or n, n))
     # the data go to the device(s) once; every epoch reads them from there
     x_dev, t_dev = place(np.asarray(x, dtype)), place(targets(y, n_out, dtype))
+    s_dev = None if sample_weight is None else place(np.asarray(w, dtype))
     p.state = place(p.state)
     orders = (lambda draw: lambda k: place(draw(k)))(orders)
     first = p.epoch
     order = orders(first)
-    epoch, compile_seconds = compiled_epoch(config, n, (p.state, x_dev, t_dev, order), batch_sharding)
+    epoch, compile_seconds = compiled_epoch(config, n, (p.state, x_dev, t_dev, s_dev, order), batch_sharding)
 
     history, diverged = p.history, False
     sgd_schedule = config.lr_schedule if config.optimizer == "sgd" else "constant"
@@ -448,19 +480,20 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, x_val=None, y_va
         t_epoch = time.perf_counter()
         if k > first:  # the first epoch's order was drawn for the compilation
             order = orders(k)
-        state, metrics = epoch(p.state, x_dev, t_dev, order)
-        # the one read-back of the epoch: its loss, rows right, and whether the parameters are finite
-        loss, correct, finite = jax.device_get(tuple(map(_local, (metrics.loss, metrics.correct,
-                                                                   _all_finite(state.params)))))
+        state, metrics = epoch(p.state, x_dev, t_dev, s_dev, order)
+        # the one read-back of the epoch: its loss, (weight of the) rows right and in all, and
+        # whether the parameters are finite
+        loss, correct, total, finite = jax.device_get(tuple(map(_local, (
+            metrics.loss, metrics.correct, metrics.m, _all_finite(state.params)))))
         loss = float(loss)
         history.loss.append(loss)
-        history.train_accuracy.append(float(correct) / n)
+        history.train_accuracy.append(float(correct) / float(total))
         if not (math.isfinite(loss) and finite):  # p keeps the last finite state
             if jax.config.jax_debug_nans:
                 # replay the epoch op by op from the last finite state: JAX's NaN checking
                 # raises FloatingPointError naming the first operation that made a NaN
                 with jax.disable_jit():
-                    epoch_function(config, n, batch_sharding)(p.state, x_dev, t_dev, order)
+                    epoch_function(config, n, batch_sharding)(p.state, x_dev, t_dev, s_dev, order)
             history.seconds.append(time.perf_counter() - t_epoch)
             what = f"the loss became {loss}" if not math.isfinite(loss) else "the parameters became infinite or NaN"
             history.stopped = f"{what} in epoch {k + 1}"

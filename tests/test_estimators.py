@@ -179,6 +179,55 @@ def test_warm_started_fits_carry_the_stopping_rule_like_scikit_learn(digits, par
         assert ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=1e-12)
 
 
+SAMPLE_WEIGHT = {
+    "classifier-sgd": (jaxann.MLPClassifier, sk.MLPClassifier, dict(solver="sgd", learning_rate_init=0.1)),
+    "classifier-adam": (jaxann.MLPClassifier, sk.MLPClassifier, dict(solver="adam", learning_rate_init=0.01)),
+    "classifier-early-stopping": (jaxann.MLPClassifier, sk.MLPClassifier,
+                                  dict(solver="sgd", learning_rate_init=0.1, early_stopping=True)),
+    "regressor-early-stopping": (jaxann.MLPRegressor, sk.MLPRegressor,
+                                 dict(solver="sgd", learning_rate_init=0.1, early_stopping=True)),
+}
+
+
+@pytest.mark.parametrize("ours, theirs, params", SAMPLE_WEIGHT.values(), ids=SAMPLE_WEIGHT.keys())
+def test_sample_weight_matches_scikit_learn(digits, ours, theirs, params, x64):
+    X, y = digits
+    if ours is jaxann.MLPRegressor:
+        y = X[:, 20] * 2 + y / 9
+    sw = np.random.default_rng(0).uniform(0, 3, len(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours, theirs = (cls(hidden_layer_sizes=(10,), random_state=0, max_iter=8, **params).fit(X, y, sample_weight=sw)
+                        for cls in (ours, theirs))
+        unweighted = clone(ours).fit(X, y)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-6)  # measured <= 9e-16
+    if params.get("early_stopping"):  # weighted validation scores
+        np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=1e-9)
+    for a, b in zip(ours.coefs_, theirs.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+    assert abs(unweighted.loss_curve_[-1] - ours.loss_curve_[-1]) > 1e-3  # the weights changed the run
+
+
+def test_partial_fit_with_sample_weight_matches_scikit_learn(digits, x64):
+    X, y = digits
+    sw = np.where(y == 3, 4.0, 1.0)
+    params = dict(hidden_layer_sizes=(10,), solver="sgd", learning_rate_init=0.1, random_state=0)
+    ours, theirs = jaxann.MLPClassifier(**params), sk.MLPClassifier(**params)
+    for _ in range(2):
+        ours.partial_fit(X, y, sw, classes=np.arange(10))
+        theirs.partial_fit(X, y, sw, classes=np.arange(10))
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-6)
+
+
+def test_bad_sample_weight_is_refused(digits):
+    X, y = digits
+    clf = jaxann.MLPClassifier(max_iter=1)
+    with pytest.raises(ValueError, match=r"sample_weight.shape == \(5,\), expected \(1797,\)"):
+        clf.fit(X, y, sample_weight=np.ones(5))
+    with pytest.raises(ValueError, match="expected finite weights >= 0"):
+        clf.fit(X, y, sample_weight=-np.ones(len(X)))
+
+
 def test_partial_fit_needs_classes_first():
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         jaxann.MLPClassifier().partial_fit(np.zeros((4, 2)), [0, 1, 0, 1])
@@ -259,7 +308,22 @@ def test_scikit_learns_estimator_checks(estimator):
         warnings.simplefilter("ignore")
         results = check_estimator(estimator, on_fail=None)
     failed = {r["check_name"] for r in results if r["status"] == "failed"}
-    assert not failed, failed
+    # without x64 jaxann trains in float32: fitting 15 rows with integer sample weights and
+    # fitting them repeated differ by float32 rounding (measured ~1e-6 relative after 50
+    # full-batch steps) where the check asks for 1e-7; in float64 both pass (next test)
+    assert failed <= {"check_sample_weight_equivalence_on_dense_data",
+                      "check_sample_weight_equivalence_on_sparse_data"}, failed
+
+
+@pytest.mark.parametrize("estimator", [jaxann.MLPClassifier(max_iter=50), jaxann.MLPRegressor(max_iter=50)],
+                         ids=["classifier", "regressor"])
+def test_sample_weights_equal_repeated_rows_in_float64(estimator, x64):
+    from sklearn.utils.estimator_checks import (check_sample_weight_equivalence_on_dense_data,
+                                                check_sample_weight_equivalence_on_sparse_data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check_sample_weight_equivalence_on_dense_data(type(estimator).__name__, estimator)
+        check_sample_weight_equivalence_on_sparse_data(type(estimator).__name__, estimator)
 
 
 @pytest.mark.slow

@@ -1,3 +1,5 @@
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -139,6 +141,41 @@ def test_outputs_of_shuffled_rows_are_the_shuffled_outputs_exactly(m):
     assert a.shape == (m, 3) and a.dtype == np.float32
     np.testing.assert_array_equal(a[perm], outputs(params, x[perm], "relu"))
     np.testing.assert_allclose(a, forward(params, x, "relu"), rtol=1e-6, atol=1e-7)  # the same a^L
+
+
+def test_sample_weights_count_rows_as_if_repeated_or_removed(x64):
+    # full-batch gradient descent: weight 2 is the row twice, weight 0 the row left out;
+    # the same sums in another order, so equal to 1e-12 (measured ~1e-15) in float64
+    x, y = small_problem(n=12, n_in=4, n_out=3)
+    w = np.array([2, 0, 1, 1, 3, 0, 1, 2, 1, 1, 0, 1])
+    config = TrainConfig(hidden=(5,), epochs=5, batch_size=None, activation="tanh", alpha=0.01, dtype="float64")
+    init = jaxann.init_mlp(jax.random.key(config.seed), [4, 5, 3], dtype=jnp.float64)
+    weighted = fit(config, x, y, sample_weight=w, params=init)
+    repeated = fit(config, np.repeat(x, w, axis=0), np.repeat(y, w), params=init)
+    for a, b in zip(jax.tree.leaves(weighted.params), jax.tree.leaves(repeated.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert weighted.history.train_accuracy == repeated.history.train_accuracy  # weighted accuracy
+    unweighted = fit(config, x, y, params=init)
+    assert not np.allclose(unweighted.params[0]["W"], weighted.params[0]["W"])
+
+
+@pytest.mark.parametrize("w, message", [
+    (np.ones(5), "sample_weight has shape (5,)"),
+    (np.r_[np.ones(11), np.nan], "expected finite weights >= 0, some > 0"),
+    (np.r_[np.ones(11), -1.0], "expected finite weights >= 0, some > 0"),
+    (np.zeros(12), "expected finite weights >= 0, some > 0"),
+])
+def test_bad_sample_weights_are_refused(w, message):
+    x, y = small_problem(n=12)
+    with pytest.raises(jaxann.JaxannError, match=re.escape(message)):
+        fit(TrainConfig(hidden=(3,), epochs=1), x, y, sample_weight=w)
+
+
+def test_weighted_accuracy():
+    params = ({"W": jnp.array([[1.0, -1.0]]), "b": jnp.zeros(2)},)
+    x, y = np.array([[1.0], [-1.0], [2.0]]), np.array([0, 0, 1])  # predicted 0, 1, 0
+    assert accuracy(params, x, y, "identity") == pytest.approx(1 / 3)
+    assert accuracy(params, x, y, "identity", sample_weight=[3, 1, 0]) == pytest.approx(3 / 4)
 
 
 def test_lecture_configuration_learns_digits():
