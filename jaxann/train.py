@@ -25,6 +25,7 @@ each batch cost including its L2 term alpha / (2 m) ||W||^2.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
@@ -219,12 +220,14 @@ def epoch_function(config: "TrainConfig", n: int, batch_sharding=None) -> Callab
 
 # compiled epochs, newest last; the oldest goes when there are more than COMPILED_KEPT
 _COMPILED: OrderedDict = OrderedDict()
+_COMPILED_LOCK = threading.Lock()  # fits may run in threads (joblib's threading backend)
 COMPILED_KEPT = 16
 
 
 def forget_compiled_epochs() -> None:
     """Drop every kept compiled epoch: the next fit compiles afresh (benchmarks time that)."""
-    _COMPILED.clear()
+    with _COMPILED_LOCK:
+        _COMPILED.clear()
 
 
 def compiled_epoch(config: "TrainConfig", n: int, args: tuple, batch_sharding=None, models: bool = False):
@@ -242,17 +245,20 @@ def compiled_epoch(config: "TrainConfig", n: int, args: tuple, batch_sharding=No
     key = (config.optimizer, config.nesterov, config.activation, config.loss, config.grad,
            min(config.batch_size or n, n), n, batch_sharding, models, jax.tree.structure(args),
            tuple((jax.typeof(a), getattr(a, "sharding", None)) for a in leaves))
-    if key in _COMPILED:
-        _COMPILED.move_to_end(key)
-        return _COMPILED[key], 0.0
+    with _COMPILED_LOCK:
+        if key in _COMPILED:
+            _COMPILED.move_to_end(key)
+            return _COMPILED[key], 0.0
     t0 = time.perf_counter()
     epoch = epoch_function(config, n, batch_sharding)
     if models:
         epoch = jax.vmap(epoch, in_axes=(0, None, None, None, 0))
-    _COMPILED[key] = jax.jit(epoch).lower(*args).compile()
-    if len(_COMPILED) > COMPILED_KEPT:
-        _COMPILED.popitem(last=False)
-    return _COMPILED[key], time.perf_counter() - t0
+    compiled = jax.jit(epoch).lower(*args).compile()
+    with _COMPILED_LOCK:
+        _COMPILED[key] = compiled
+        if len(_COMPILED) > COMPILED_KEPT:
+            _COMPILED.popitem(last=False)
+    return compiled, time.perf_counter() - t0
 
 
 def epoch_order(seed: int, epoch: int, n: int, shuffle: bool = True) -> np.ndarray:

@@ -340,3 +340,19 @@ def test_lecture_code_with_only_the_import_changed_on_mnist(mnist):
     assert mlp.loss_curve_[0] == pytest.approx(0.32009978, rel=0.02)
     assert mlp.loss_curve_[-1] == pytest.approx(0.04645355, rel=0.05)
     assert mlp.score(d.x_train, d.y_train) >= 0.98 and mlp.score(d.x_test, d.y_test) >= 0.965
+
+
+def test_grid_search_in_threads_equals_the_sequential_one(digits):
+    # fits in two threads share the kept compiled epochs (a locked cache); scores must not change
+    from joblib import parallel_backend
+    X, y = digits
+    X, y = X[:500], y[:500]
+    grid = {"alpha": [1e-4, 1e-2], "learning_rate_init": [0.1, 0.02]}
+    base = jaxann.MLPClassifier(hidden_layer_sizes=(12,), max_iter=5, solver="sgd", random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sequential = GridSearchCV(base, grid, cv=3).fit(X, y)
+        with parallel_backend("threading", n_jobs=2):
+            threaded = GridSearchCV(base, grid, cv=3, n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(threaded.cv_results_["mean_test_score"], sequential.cv_results_["mean_test_score"])
+    assert threaded.best_params_ == sequential.best_params_
