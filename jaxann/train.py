@@ -183,10 +183,11 @@ def make_epoch(step: Callable, batch_size: int | None, n: int, batch_sharding=No
     """One epoch as one `jax.lax.scan`: (state, x, t, s, order) -> (state, Metrics of the epoch).
 
     s (n,) holds the rows' sample weights, or is None: every row counts once (a program of
-    its own, with no weights to read); order (n,) is the epoch's row order. The rows are cut into ceil(n / B) batches of B; the last is padded
-    with weight-0 rows, so its mean and L2 term use its real size (its weight sum). The
-    epoch's Metrics, as scikit-learn counts them: loss = sum(C_batch rows_batch) / n,
-    correct = the weight of the rows right, m = the weight of all rows (n when unweighted).
+    its own, with no weights to read); order (n,) is the epoch's row order. The rows are
+    cut into ceil(n / B) batches of B; the last is padded with weight-0 rows, so its mean
+    and L2 term use its real size (its weight sum). The epoch's Metrics, as scikit-learn
+    counts them: loss = sum(C_batch rows_batch) / n, correct = the weight of the rows
+    right, m = the weight of all rows (n when unweighted).
     batch_sharding: where each batch's rows go (data parallelism: split over a mesh's
     'data' axis; XLA then sums the gradient across devices).
     """
