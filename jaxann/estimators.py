@@ -154,7 +154,10 @@ class _BaseMLP(BaseEstimator):
             self.intercepts_.append(rng.uniform(-bound, bound, fan_out).astype(dtype, copy=False))
         self.loss_curve_ = []
         self._train_state = None
-        # the stopping rule's memory, carried over warm-started fits and partial_fit calls
+        self._reset_stopping_rule()
+
+    def _reset_stopping_rule(self):
+        """The stopping rule's memory, carried over warm-started fits and partial_fit calls."""
         self._no_improvement_count, self._best_params = 0, None
         if self.early_stopping:
             self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
@@ -227,6 +230,10 @@ class _BaseMLP(BaseEstimator):
             progress = Progress(0, self._train_state._replace(params=self._params), History(), self.t_)
         else:  # fit, warm or not, starts a new optimizer (as scikit-learn does)
             progress = start(config, self._params, self.t_)
+        if (self.validation_scores_ is None) == self.early_stopping:
+            # a warm start that turns early stopping on or off: the rule starts afresh in its
+            # new form (scikit-learn fails with a TypeError here)
+            self._reset_stopping_rule()
         progress.no_improvement, progress.best_params = self._no_improvement_count, self._best_params
         if self.early_stopping:
             progress.best_score = self.best_validation_score_

@@ -228,6 +228,24 @@ def test_bad_sample_weight_is_refused(digits):
         clf.fit(X, y, sample_weight=-np.ones(len(X)))
 
 
+@pytest.mark.parametrize("first, then", [(False, True), (True, False)], ids=["turned-on", "turned-off"])
+def test_warm_start_may_turn_early_stopping_on_or_off(digits, first, then):
+    # scikit-learn raises a TypeError here; jaxann starts the stopping rule afresh in its new form
+    X, y = digits
+    clf = jaxann.MLPClassifier(hidden_layer_sizes=(10,), max_iter=3, warm_start=True, random_state=0,
+                               early_stopping=first)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+        clf.set_params(early_stopping=then).fit(X, y)
+    assert len(clf.loss_curve_) == 6
+    if then:
+        assert len(clf.validation_scores_) == 3 and clf.best_validation_score_ == max(clf.validation_scores_)
+        assert clf.best_loss_ is None
+    else:
+        assert clf.validation_scores_ is None and clf.best_loss_ == min(clf.loss_curve_[3:])
+
+
 def test_partial_fit_needs_classes_first():
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         jaxann.MLPClassifier().partial_fit(np.zeros((4, 2)), [0, 1, 0, 1])
