@@ -83,7 +83,8 @@ def fit_many(config: TrainConfig, x, y, *, n_out: int | None = None, seeds=None,
     for k in range(config.epochs):
         t_epoch = time.perf_counter()
         states, metrics = epoch(states, x_dev, t_dev, None, orders(k))
-        losses, correct = np.asarray(metrics.loss).tolist(), np.asarray(metrics.correct)
+        losses, correct = jax.device_get((metrics.loss, metrics.correct))  # the epoch's one read-back
+        losses = losses.tolist()
         if config.optimizer == "sgd" and config.lr_schedule == "invscaling":
             states = set_learning_rate(states, lr0 / ((k + 1) * n + 1) ** config.power_t)
         seconds = time.perf_counter() - t_epoch

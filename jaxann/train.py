@@ -457,10 +457,9 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=No
     config.validate()
     x, y, n_out = check_data(x, y, n_out)
     w = check_sample_weight(sample_weight, x.shape[0])
-    w_val = None
+    w_val = None  # the held-out rows' weights (ones when unweighted: the same accuracy, exactly)
     if x_val is None and config.validation_fraction > 0:
         x, x_val, y, y_val, w, w_val = _split_validation(x, y, w, config.validation_fraction, config.seed)
-        w_val = None if sample_weight is None else w_val
     dtype = jnp.dtype(config.dtype)
     if resume is None:
         if params is None:
