@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxann.activations import get_activation
-from jaxann.losses import get_loss, l2_penalty
+from jaxann.losses import batch_cost, get_loss
 from jaxann.network import check_alpha, feedforward, prepare
 
 
@@ -52,24 +52,24 @@ def example_gradient(params, x, t, activation: str, loss: str):
     )
 
 
-def value_and_backprop(params, x, t, w, activation: str, loss: str, alpha):
-    """((C, a^L), dC/dtheta) for rows x (m, n_0), target rows t (m, n_L), row weights w (m,).
+def value_and_backprop(params, x, t, sample_weight, activation: str, loss: str, alpha):
+    """((C, a^L), dC/dtheta) for rows x (m, n_0), target rows t (m, n_L), sample weights (m,).
 
-    The same value, output and weighting as `jaxann.network.cost` (w = 0 marks padding,
-    m = sum_i w_i), with the gradient from the delta recursion instead of autodiff.
+    The value and output of `jaxann.network.objective` (weight 0 marks padding, M = the
+    weights' sum), with the gradient from the delta recursion instead of autodiff.
     """
-    e = get_loss(loss).e
     activations, ds = jax.vmap(deltas, in_axes=(None, 0, 0, None, None))(
         params, x, t, activation, loss
     )
-    m = jnp.sum(w)
+    s = sample_weight
+    M = jnp.sum(s)
     a_L = activations[-1]
-    C = jnp.sum(w * jax.vmap(e)(a_L, t)) / m + l2_penalty(params, alpha, m)
+    C = batch_cost(params, a_L, t, s, loss, alpha)
     grads = tuple(
         {
-            # 1/m sum_i w_i a_i^{l-1} (delta_i^l)^T + alpha / m W^l
-            "W": (a_prev.T @ (delta * w[:, None])) / m + (alpha / m) * layer["W"],
-            "b": (w @ delta) / m,
+            # 1/M sum_i s_i a_i^{l-1} (delta_i^l)^T + alpha / M W^l
+            "W": (a_prev.T @ (delta * s[:, None])) / M + (alpha / M) * layer["W"],
+            "b": (s @ delta) / M,
         }
         for layer, a_prev, delta in zip(params, activations, ds)
     )

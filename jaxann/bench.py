@@ -1,4 +1,9 @@
-"""Side-by-side timings: jaxann (autodiff and backprop), scikit-learn and PyTorch.
+"""Side-by-side timings of training systems: jaxann's own, and others registered by scripts.
+
+`jaxann bench` times jaxann (autodiff and backprop; optionally vmapped models and data
+parallelism). Runners for other libraries live outside the package, in the source
+checkout's `benchmarks/runners.py` (scikit-learn, PyTorch); `python benchmarks/bench.py`
+registers them (`register`) and runs the same command with their rows added.
 
 Every system trains the same network (sizes, activation relu, SGD with Nesterov momentum,
 the same learning rate, alpha, batch size and epochs) on the same float32 data, in one
@@ -13,7 +18,8 @@ process on one machine, and is timed from its first to its last training step:
     % of matmul      GFLOP/s over the float32 matmul rate measured on the same device in
                      the same run (`matmul_rate`)
 
-PyTorch is optional: without it its row says so. Nothing here asserts a time.
+A runner may raise `Skipped(note)` (PyTorch not installed, too few devices): its row says
+so. Nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -22,16 +28,46 @@ import importlib
 import platform
 import statistics
 import time
-import warnings
 from dataclasses import asdict, dataclass, replace
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxann.train import TrainConfig, accuracy, device_name, fit, forget_compiled_epochs
+from jaxann.config import TrainConfig
+from jaxann.loop import fit
+from jaxann.placement import device_name
+from jaxann.predict import accuracy
+from jaxann.program import forget_compiled_epochs
 
-SYSTEMS = ("jaxann-autodiff", "jaxann-backprop", "scikit-learn", "pytorch")
+JAXANN_SYSTEMS = ("jaxann-autodiff", "jaxann-backprop")
+# other libraries' runners: name -> runner(data, config) -> Run, added by `register`
+_REGISTERED: dict = {}
+
+
+class Run(NamedTuple):
+    """What one timed training run gives back (compile_seconds None: nothing compiled)."""
+
+    fit_seconds: float
+    compile_seconds: float | None
+    train_accuracy: float
+    test_accuracy: float
+    note: str = ""
+
+
+class Skipped(Exception):
+    """A system that cannot run here; its message becomes the row's note."""
+
+
+def register(name: str, runner) -> None:
+    """Add another library's runner(data, config) -> Run to the systems `run` knows."""
+    _REGISTERED[name] = runner
+
+
+def systems() -> tuple:
+    """The systems `run` can time: jaxann's and the registered ones."""
+    return (*JAXANN_SYSTEMS, *_REGISTERED)
 
 
 @dataclass
@@ -84,9 +120,15 @@ def _jaxann(grad, data, config: TrainConfig, devices: int = 1, cold: bool = True
     if cold:  # time the compilation too, not a program kept from an earlier run
         forget_compiled_epochs()
     result = fit(config, data.x_train, data.y_train, n_out=data.n_classes, devices=devices)
-    return (result.fit_seconds, result.compile_seconds,
-            accuracy(result.params, data.x_train, data.y_train),
-            accuracy(result.params, data.x_test, data.y_test))
+    return Run(result.fit_seconds, result.compile_seconds, accuracy(result.params, data.x_train, data.y_train),
+               accuracy(result.params, data.x_test, data.y_test))
+
+
+def _jaxann_devices(data, config: TrainConfig, devices: int):
+    if devices > jax.device_count():
+        raise Skipped(f"skipped: {jax.device_count()} device(s) here; on a CPU, "
+                      f"XLA_FLAGS=--xla_force_host_platform_device_count={devices} makes {devices}")
+    return _jaxann(config.grad, data, config, devices)
 
 
 def _jaxann_sweep(data, config: TrainConfig, K: int):
@@ -95,80 +137,16 @@ def _jaxann_sweep(data, config: TrainConfig, K: int):
     forget_compiled_epochs()
     result = fit_many(config, data.x_train, data.y_train, n_out=data.n_classes,
                       seeds=[config.seed + i for i in range(K)])
-    return (result.fit_seconds, result.compile_seconds,
-            float(np.mean(accuracies(result, data.x_train, data.y_train, config.activation))),
-            float(np.mean(accuracies(result, data.x_test, data.y_test, config.activation))))
+    return Run(result.fit_seconds, result.compile_seconds,
+               float(np.mean(accuracies(result, data.x_train, data.y_train, config.activation))),
+               float(np.mean(accuracies(result, data.x_test, data.y_test, config.activation))))
 
 
 def _jaxann_sequential(data, config: TrainConfig, K: int):
     # one after another, as a user would: the first compiles, the others reuse its program
     runs = [_jaxann(config.grad, data, replace(config, seed=config.seed + i), cold=i == 0) for i in range(K)]
-    return (sum(r[0] for r in runs), sum(r[1] for r in runs),
-            float(np.mean([r[2] for r in runs])), float(np.mean([r[3] for r in runs])))
-
-
-def _sklearn(data, config: TrainConfig):
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-
-    mlp = MLPClassifier(hidden_layer_sizes=config.hidden, activation="relu", solver="sgd",
-                        alpha=config.alpha, batch_size=config.batch_size or len(data.x_train),
-                        learning_rate_init=config.lr, momentum=config.momentum,
-                        nesterovs_momentum=config.nesterov, max_iter=config.epochs,
-                        n_iter_no_change=config.epochs + 1, random_state=config.seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        t0 = time.perf_counter()
-        mlp.fit(data.x_train, data.y_train)
-        seconds = time.perf_counter() - t0
-    return (seconds, None, mlp.score(data.x_train, data.y_train), mlp.score(data.x_test, data.y_test))
-
-
-def _pytorch(data, config: TrainConfig):
-    import torch
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    torch.manual_seed(config.seed)
-    sizes = [data.x_train.shape[1], *config.hidden, data.n_classes]
-    layers = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers[:-1]).to(device)
-    weights = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
-    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                          nesterov=config.nesterov)
-    x = torch.from_numpy(data.x_train).to(device)
-    y = torch.from_numpy(data.y_train).long().to(device)
-    n = len(x)
-    B = config.batch_size or n
-    gen = torch.Generator().manual_seed(config.seed)
-
-    def synchronize():
-        if device == "cuda":
-            torch.cuda.synchronize()
-
-    synchronize()
-    t0 = time.perf_counter()
-    for _ in range(config.epochs):
-        order = torch.randperm(n, generator=gen).to(device)
-        for start in range(0, n, B):
-            rows = order[start:start + B]
-            out = model(x[rows])
-            # the same cost as jaxann and scikit-learn: mean cross-entropy + alpha/(2m) sum ||W||^2
-            cost = torch.nn.functional.cross_entropy(out, y[rows]) + \
-                config.alpha / (2 * len(rows)) * sum((W * W).sum() for W in weights)
-            opt.zero_grad(set_to_none=True)
-            cost.backward()
-            opt.step()
-    synchronize()
-    seconds = time.perf_counter() - t0
-
-    def acc(xs, ys):
-        with torch.no_grad():
-            pred = model(torch.from_numpy(xs).to(device)).argmax(1).cpu().numpy()
-        return float(np.mean(pred == ys))
-
-    return seconds, None, acc(data.x_train, data.y_train), acc(data.x_test, data.y_test)
+    return Run(sum(r.fit_seconds for r in runs), sum(r.compile_seconds for r in runs),
+               float(np.mean([r.train_accuracy for r in runs])), float(np.mean([r.test_accuracy for r in runs])))
 
 
 def versions() -> dict:
@@ -181,63 +159,58 @@ def versions() -> dict:
     return out
 
 
-def run(data, config: TrainConfig, systems=SYSTEMS, repeat: int = 1, progress=None, models: int = 1,
+def run(data, config: TrainConfig, names=JAXANN_SYSTEMS, repeat: int = 1, progress=None, models: int = 1,
         devices: int = 1) -> dict:
     """Time each system `repeat` times on `data` (a `jaxann.data.Dataset`); medians per system.
 
-    models K > 1 adds two rows: K models (seeds seed..seed+K-1) trained as one vmapped
-    program (`jaxann.sweep`) and the same K trained one after another; devices N > 1 adds
-    a row of data-parallel training over N devices. Their samples/s and GFLOP/s count all
-    K models' work; their accuracies are the K models' mean.
+    names: some of `systems()`. models K > 1 adds two rows: K models (seeds seed..seed+K-1)
+    trained as one vmapped program (`jaxann.sweep`) and the same K trained one after
+    another; devices N > 1 adds a row of data-parallel training over N devices. Their
+    samples/s and GFLOP/s count all K models' work; their accuracies are the K models' mean.
     Returns {"rows": [BenchRow as dict], "matmul_gflops": ..., "flops": ..., ...}.
     progress(str), when given, is called as each system starts.
     """
     config.validate()
-    sizes = [data.x_train.shape[1], *config.hidden, data.n_classes]
+    sizes = config.sizes(data.x_train.shape[1], data.n_classes)
     n, epochs = len(data.x_train), config.epochs
     total_flops = flops(sizes, n, epochs)
     rate, rate_n = matmul_rate()
     runners = {
         "jaxann-autodiff": lambda: _jaxann("autodiff", data, config),
         "jaxann-backprop": lambda: _jaxann("backprop", data, config),
-        "scikit-learn": lambda: _sklearn(data, config),
-        "pytorch": lambda: _pytorch(data, config),
         f"jaxann-{models}-vmapped": lambda: _jaxann_sweep(data, config, models),
         f"jaxann-{models}-in-turn": lambda: _jaxann_sequential(data, config, models),
-        f"jaxann-{devices}-devices": lambda: _jaxann(config.grad, data, config, devices),
+        f"jaxann-{devices}-devices": lambda: _jaxann_devices(data, config, devices),
+        **{name: (lambda runner=runner: runner(data, config)) for name, runner in _REGISTERED.items()},
     }
-    systems = list(systems)
+    names = list(names)
     if models > 1:
-        systems += [f"jaxann-{models}-vmapped", f"jaxann-{models}-in-turn"]
+        names += [f"jaxann-{models}-vmapped", f"jaxann-{models}-in-turn"]
     if devices > 1:
-        systems.append(f"jaxann-{devices}-devices")
+        names.append(f"jaxann-{devices}-devices")
     rows = []
-    for system in systems:
+    for system in names:
         work = models if system.startswith(f"jaxann-{models}-") and models > 1 else 1
-        if system == f"jaxann-{devices}-devices" and devices > jax.device_count():
-            rows.append(BenchRow(system, note=f"skipped: {jax.device_count()} device(s) here; on a CPU, "
-                                 f"XLA_FLAGS=--xla_force_host_platform_device_count={devices} makes {devices}"))
-            continue
-        if system == "pytorch" and importlib.util.find_spec("torch") is None:
-            rows.append(BenchRow(system, note="skipped: torch is not installed (pip install torch)"))
-            continue
         if progress:
             progress(system)
-        runs = [runners[system]() for _ in range(repeat)]
-        fit_s = statistics.median(r[0] for r in runs)
-        compile_s = None if runs[0][1] is None else statistics.median(r[1] for r in runs)
+        try:
+            runs = [runners[system]() for _ in range(repeat)]
+        except Skipped as e:
+            rows.append(BenchRow(system, note=str(e)))
+            continue
+        fit_s = statistics.median(r.fit_seconds for r in runs)
+        compile_s = None if runs[0].compile_seconds is None else statistics.median(r.compile_seconds for r in runs)
         gflops = work * total_flops / fit_s / 1e9
         rows.append(BenchRow(
             system, fit_s, compile_s, fit_s / epochs, work * n * epochs / fit_s,
-            statistics.median(r[2] for r in runs), statistics.median(r[3] for r in runs),
-            gflops, 100 * gflops / rate,
-            note="torch on " + ("cuda" if _torch_cuda() else "cpu") if system == "pytorch" else ""))
+            statistics.median(r.train_accuracy for r in runs), statistics.median(r.test_accuracy for r in runs),
+            gflops, 100 * gflops / rate, note=runs[0].note))
     return {
         "dataset": data.name,
         "source": data.source,
         "sizes": sizes,
         "n_train": n,
-        "config": asdict(config) | {"hidden": list(config.hidden)},
+        "config": config.to_dict(),
         "repeat": repeat,
         "device": _device(),
         "versions": versions(),
@@ -249,12 +222,6 @@ def run(data, config: TrainConfig, systems=SYSTEMS, repeat: int = 1, progress=No
         "devices": devices,
         "rows": [asdict(r) for r in rows],
     }
-
-
-def _torch_cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def _device() -> str:

@@ -10,28 +10,27 @@
         samples seen, stopping-rule memory and the run's configuration. The PRNG state is
         (config.seed, epoch): every epoch's row order is recomputed from it.
 
-Files are written to a temporary name beside the target and renamed into place, so an
-interrupted save never leaves a half-written file under the real name.
+Files are written through `jaxann.files.atomic_write`, so an interrupted save never leaves
+a half-written file under the real name.
 """
 
 from __future__ import annotations
 
-import glob
 import json
-import os
-import tempfile
 import zipfile
 import zlib
-from dataclasses import asdict
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxann.config import TrainConfig
 from jaxann.errors import JaxannError
+from jaxann.files import atomic_write
+from jaxann.loop import History, Progress, start
 from jaxann.network import init_mlp
-from jaxann.train import History, Progress, TrainConfig, start
+from jaxann.rules import Stopping
 
 FORMAT = "jaxann-checkpoint-1"
 # what reading a damaged .npz can raise (a mutated zip header can even name an unknown
@@ -39,36 +38,6 @@ FORMAT = "jaxann-checkpoint-1"
 UNREADABLE = (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error)
 # settings a run may change when it resumes: how long it goes on
 RESUMABLE_CHANGES = ("epochs",)
-
-
-def atomic_write(path, write) -> Path:
-    """Call write(file object) on a temporary file beside path, then rename it to path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
-def remove_leftovers(path) -> list[Path]:
-    """Delete the temporary files that a writer of path killed mid-write (SIGKILL) left behind.
-
-    Call it before a run starts writing path: the temporaries of a live writer of the same
-    file would go too.
-    """
-    path = Path(path)
-    leftovers = sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
-    for leftover in leftovers:
-        leftover.unlink(missing_ok=True)
-    return leftovers
 
 
 def save_params(path, params) -> Path:
@@ -106,23 +75,24 @@ class CheckpointError(JaxannError):
 
 
 def _trees(progress: Progress):
-    return (progress.state, progress.best_params)
+    return (progress.state, progress.stopping.best_params)
 
 
 def save_checkpoint(path, progress: Progress, config: TrainConfig, sizes) -> Path:
     """Write the run's progress to path (.npz), atomically: a crash leaves the old one whole."""
     leaves = jax.tree.leaves(_trees(progress))
+    stopping = progress.stopping
     meta = {
         "format": FORMAT,
-        "config": asdict(config) | {"hidden": list(config.hidden)},
+        "config": config.to_dict(),
         "sizes": list(sizes),
         "epoch": progress.epoch,
         "history": progress.history.to_dict(),
         "samples_seen": progress.samples_seen,
-        "best_loss": progress.best_loss,
-        "best_score": progress.best_score,
-        "has_best_params": progress.best_params is not None,
-        "no_improvement": progress.no_improvement,
+        "best_loss": stopping.best_loss,
+        "best_score": stopping.best_score,
+        "has_best_params": stopping.best_params is not None,
+        "no_improvement": stopping.no_improvement,
     }
     arrays = {f"leaf_{i}": np.asarray(a) for i, a in enumerate(leaves)}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -145,14 +115,14 @@ def load_checkpoint(path, config: TrainConfig, sizes) -> Progress:
                              f"expected {FORMAT!r}")
         saved_config, saved_sizes = meta["config"], meta["sizes"]
         epoch, samples_seen = int(meta["epoch"]), int(meta["samples_seen"])
-        history = History(**meta["history"])
+        history = History.from_dict(meta["history"])
         best_loss, best_score = float(meta["best_loss"]), float(meta["best_score"])
         no_improvement, has_best = int(meta["no_improvement"]), bool(meta["has_best_params"])
     except CheckpointError:
         raise
     except UNREADABLE + (KeyError, TypeError) as e:
         raise CheckpointError(f"{path}: not a readable jaxann checkpoint ({e})") from None
-    ours = asdict(config) | {"hidden": list(config.hidden)}
+    ours = config.to_dict()
     differ = [k for k in ours if k not in RESUMABLE_CHANGES and saved_config.get(k) != ours[k]]
     if list(saved_sizes) != list(sizes):
         differ.insert(0, "sizes")
@@ -161,7 +131,7 @@ def load_checkpoint(path, config: TrainConfig, sizes) -> Progress:
         what = ", ".join(f"{k}={saved_config.get(k)!r} (this run: {ours[k]!r})" for k in differ)
         raise CheckpointError(f"{path} was written by another run: {what}; resume with the same "
                               "settings, or train into another --out folder")
-    template = start(config, init_mlp(jax.random.key(0), sizes, config.init, jnp.dtype(config.dtype)))
+    template = start(config, init_mlp(jax.random.key(0), list(sizes), config.init, jnp.dtype(config.dtype)))
     trees = (template.state, template.state.params if has_best else None)
     expected, treedef = jax.tree.flatten(trees)
     leaves = [arrays.get(f"leaf_{i}") for i in range(len(expected))]
@@ -173,4 +143,4 @@ def load_checkpoint(path, config: TrainConfig, sizes) -> Progress:
         raise CheckpointError(f"{path}: it records {epoch} epochs and {len(history.loss)} losses; "
                               f"expected 0..{config.epochs} epochs with one loss each")
     state, best_params = jax.tree.unflatten(treedef, [jnp.asarray(a) for a in leaves])
-    return Progress(epoch, state, history, samples_seen, best_loss, best_score, best_params, no_improvement)
+    return Progress(epoch, state, history, samples_seen, Stopping(best_loss, best_score, best_params, no_improvement))

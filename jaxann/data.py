@@ -23,8 +23,6 @@ import gzip
 import hashlib
 import os
 import struct
-import sys
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -33,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxann.console import ProgressBar
 from jaxann.errors import JaxannError
+from jaxann.files import atomic_write
 
 
 class DataError(JaxannError):
@@ -171,46 +171,32 @@ def find_files(name: str, data_dir=None) -> dict | None:
     return None
 
 
-def _progress(done: int, total: int, label: str) -> None:
-    if not sys.stderr.isatty():
-        return
-    width = 30
-    frac = done / total if total else 0.0
-    bar = "#" * int(width * frac)
-    sys.stderr.write(f"\r{label} [{bar:<{width}}] {done / 1e6:6.1f} / {total / 1e6:.1f} MB")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
-
-
 def download(url: str, dest: Path, sha256: str, timeout: float = 30.0) -> Path:
     """Fetch url into dest, keeping it only if its SHA-256 matches; else DataError.
 
-    The bytes go to a temporary file beside dest, renamed into place once verified, so a
-    failed or interrupted download never leaves a partial or unverified file behind.
+    The bytes go to a temporary file beside dest, renamed into place once verified
+    (`atomic_write`), so a failed or interrupted download never leaves a partial or
+    unverified file behind.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+    def write(out):
+        digest = hashlib.sha256()
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or 0)
+            bar = ProgressBar(total, label=dest.name)
             done = 0
             while chunk := response.read(1 << 16):
                 out.write(chunk)
                 digest.update(chunk)
                 done += len(chunk)
-                _progress(done, total, dest.name)
+                bar.update(done, f"{done / 1e6:6.1f} / {total / 1e6:.1f} MB")
+            bar.close()
         if digest.hexdigest() != sha256:
             raise DataError(
                 f"{url}: SHA-256 {digest.hexdigest()} does not match the expected {sha256}; "
                 "the download was discarded"
             )
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return dest
+
+    return atomic_write(dest, write)
 
 
 def fetch(name: str, mirrors=None, sha256=None, dest_dir=None) -> dict:

@@ -34,6 +34,7 @@ the last (its restored best weights alias the arrays it goes on training in plac
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from numbers import Integral, Real
 
 import jax
@@ -42,7 +43,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, shuffle
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -50,7 +50,12 @@ from sklearn.utils.multiclass import (_check_partial_fit_first_call, check_class
                                       type_of_target, unique_labels)
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
-from jaxann.train import History, Progress, TrainConfig, fit, outputs, start
+from jaxann.config import TrainConfig
+from jaxann.inputs import split_validation
+from jaxann.loop import History, Validation, fit, iteration_line, start
+from jaxann.network import init_mlp_from_random_state
+from jaxann.predict import outputs
+from jaxann.rules import Stopping
 
 # scikit-learn's activation names -> jaxann's
 ACTIVATION_NAMES = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
@@ -117,12 +122,43 @@ class _BaseMLP(BaseEstimator):
 
     # --- the pieces subclasses supply -------------------------------------------------------
     # _validate_input(X, y, incremental, reset) -> X, y (2-D float targets)
-    # _loss_name() -> jaxann loss;  _score_fn(X, y) -> validation score
+    # _out_activation() -> "softmax" | "logistic" | "identity";  _loss_name() -> jaxann loss
+    # _validation_score(params, X, y, sample_weight) -> the early-stopping score
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+    # --- fitted state: coefs_ / intercepts_ own the weights, _progress everything else a
+    # later fit or partial_fit continues from (optimizer state, samples seen, the stopping
+    # rule's memory); the attributes below are read off it
+
+    @property
+    def t_(self):
+        """Samples seen over all fits (invscaling's clock)."""
+        return self._progress.samples_seen if self._progress_or_raise("t_") else 0
+
+    @property
+    def best_loss_(self):
+        """The stopping rule's best training loss (None with early stopping)."""
+        progress = self._progress_or_raise("best_loss_")
+        if self.validation_scores_ is not None:
+            return None
+        return progress.stopping.best_loss if progress else np.inf
+
+    @property
+    def best_validation_score_(self):
+        """The best validation score with early stopping (None without)."""
+        progress = self._progress_or_raise("best_validation_score_")
+        if self.validation_scores_ is None:
+            return None
+        return progress.stopping.best_score if progress else -np.inf
+
+    def _progress_or_raise(self, name):
+        if "_progress" not in vars(self):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        return self._progress
 
     @property
     def _params(self):
@@ -136,33 +172,70 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return [int(s) for s in sizes]
 
-    def _dtype(self, X) -> str:
-        return "float64" if X.dtype == np.float64 and jax.config.jax_enable_x64 else "float32"
-
     def _initialize(self, y, layer_units, dtype, rng):
         """scikit-learn's Glorot-uniform draws from its RandomState, W then b per layer."""
         self.n_iter_ = 0
-        self.t_ = 0
         self.n_outputs_ = y.shape[1]
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._out_activation()
-        factor = 2.0 if self.activation == "logistic" else 6.0
-        self.coefs_, self.intercepts_ = [], []
-        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
-            bound = np.sqrt(factor / (fan_in + fan_out))
-            self.coefs_.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype, copy=False))
-            self.intercepts_.append(rng.uniform(-bound, bound, fan_out).astype(dtype, copy=False))
+        params = init_mlp_from_random_state(rng, layer_units, 2.0 if self.activation == "logistic" else 6.0, dtype)
+        self.coefs_ = [layer["W"] for layer in params]
+        self.intercepts_ = [layer["b"] for layer in params]
         self.loss_curve_ = []
-        self._train_state = None
-        self._reset_stopping_rule()
+        self._progress = None
+        self.validation_scores_ = [] if self.early_stopping else None
 
-    def _reset_stopping_rule(self):
-        """The stopping rule's memory, carried over warm-started fits and partial_fit calls."""
-        self._no_improvement_count, self._best_params = 0, None
-        if self.early_stopping:
-            self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
+    def _config(self, hidden, n_samples: int, epochs: int, dtype: str) -> TrainConfig:
+        """jaxann's settings for scikit-learn's parameters."""
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
         else:
-            self.validation_scores_, self.best_validation_score_, self.best_loss_ = None, None, np.inf
+            if self.batch_size > n_samples:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
+                              "It is going to be clipped")
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        return TrainConfig(
+            hidden=tuple(hidden), activation=ACTIVATION_NAMES[self.activation], loss=self._loss_name(),
+            optimizer=self.solver, lr=float(self.learning_rate_init), lr_schedule=self.learning_rate,
+            power_t=float(self.power_t), momentum=float(self.momentum), nesterov=bool(self.nesterovs_momentum),
+            beta1=float(self.beta_1), beta2=float(self.beta_2), epsilon=float(self.epsilon),
+            alpha=float(self.alpha), batch_size=batch_size, epochs=epochs, grad=self.grad, tol=float(self.tol),
+            n_iter_no_change=self.n_iter_no_change, shuffle=bool(self.shuffle), dtype=dtype)
+
+    def _hold_out(self, X, y, sample_weight, rng):
+        """scikit-learn's early-stopping split, drawn from its RandomState: (X, y,
+        sample_weight) left for training and the `Validation` held out."""
+        stratify = y if isinstance(self, ClassifierMixin) and self.n_outputs_ == 1 else None
+        X, X_val, y, y_val, sample_weight, weight_val = split_validation(
+            X, y, sample_weight, self.validation_fraction, rng, stratify)
+        if X_val.shape[0] < 2:
+            raise ValueError("The validation set is too small. Increase 'validation_fraction' "
+                             "or the size of your dataset.")
+        if isinstance(self, ClassifierMixin):
+            y_val = self._label_binarizer.inverse_transform(y_val)
+        return X, y, sample_weight, Validation(X_val, y_val, weight_val, self._validation_score)
+
+    def _resume(self, config: TrainConfig, incremental: bool):
+        """The Progress this fit starts from: the weights in coefs_ / intercepts_, the
+        optimizer state too for partial_fit (fit, warm or not, starts a new optimizer, as
+        scikit-learn does), and the stopping rule's memory of earlier fits."""
+        before = self._progress
+        if incremental and before is not None:
+            progress = replace(before, state=before.state._replace(params=self._params))
+        else:
+            progress = start(config, self._params, before.samples_seen if before else 0)
+            progress = replace(progress, stopping=before.stopping if before else Stopping())
+        if (self.validation_scores_ is None) == self.early_stopping:
+            # a warm start that turns early stopping on or off: the rule starts afresh in its new form
+            self.validation_scores_ = [] if self.early_stopping else None
+            progress = replace(progress, stopping=Stopping())
+        return progress
+
+    def _log(self, progress):
+        if self.verbose:
+            print(iteration_line(progress.epoch, progress.history.loss[-1]))
+            if progress.history.validation_score:
+                print(f"Validation score: {progress.history.validation_score[-1]:f}")
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         if self.solver == "lbfgs":
@@ -175,8 +248,7 @@ class _BaseMLP(BaseEstimator):
         if hasattr(X, "toarray"):  # sparse input: jaxann trains on dense arrays
             X = X.toarray()
         y = y.reshape(-1, 1) if y.ndim == 1 else y
-        n_samples, n_features = X.shape
-        layer_units = [n_features, *hidden, y.shape[1]]
+        layer_units = [X.shape[1], *hidden, y.shape[1]]
         rng = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, layer_units, X.dtype, rng)
@@ -185,95 +257,39 @@ class _BaseMLP(BaseEstimator):
                              f"match layer sizes {layer_units}; fit it anew (warm_start=False)")
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-
-        X_val = y_val = sw_val = None
+        validation = None
         if self.early_stopping:
-            stratify = y if isinstance(self, ClassifierMixin) and self.n_outputs_ == 1 else None
-            weighted = sample_weight is not None
-            X, X_val, y, y_val, *weights = train_test_split(
-                X, y, *([sample_weight] if weighted else []), random_state=rng, test_size=self.validation_fraction,
-                stratify=stratify)
-            if weighted:
-                sample_weight, sw_val = weights
-            if X_val.shape[0] < 2:
-                raise ValueError("The validation set is too small. Increase 'validation_fraction' "
-                                 "or the size of your dataset.")
-            if isinstance(self, ClassifierMixin):
-                y_val = self._label_binarizer.inverse_transform(y_val)
-        n_samples = X.shape[0]
-        if self.batch_size == "auto":
-            batch_size = min(200, n_samples)
-        else:
-            if self.batch_size > n_samples:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
-                              "It is going to be clipped")
-            batch_size = int(np.clip(self.batch_size, 1, n_samples))
-
-        sample_idx = np.arange(n_samples)
-
-        def orders(k):  # scikit-learn's stream: the previous order reshuffled, every epoch
-            nonlocal sample_idx
-            if self.shuffle:
-                sample_idx = shuffle(sample_idx, random_state=rng)
-            return sample_idx.astype(np.int32)
-
-        dtype = self._dtype(X)
-        config = TrainConfig(
-            hidden=tuple(hidden), activation=ACTIVATION_NAMES[self.activation], loss=self._loss_name(),
-            optimizer=self.solver, lr=float(self.learning_rate_init), lr_schedule=self.learning_rate,
-            power_t=float(self.power_t), momentum=float(self.momentum), nesterov=bool(self.nesterovs_momentum),
-            beta1=float(self.beta_1), beta2=float(self.beta_2), epsilon=float(self.epsilon),
-            alpha=float(self.alpha), batch_size=batch_size, epochs=1 if incremental else int(self.max_iter),
-            grad=self.grad, tol=float(self.tol), n_iter_no_change=self.n_iter_no_change,
-            shuffle=bool(self.shuffle), dtype=dtype)
-        if incremental and self._train_state is not None:  # partial_fit keeps the optimizer's state
-            progress = Progress(0, self._train_state._replace(params=self._params), History(), self.t_)
-        else:  # fit, warm or not, starts a new optimizer (as scikit-learn does)
-            progress = start(config, self._params, self.t_)
-        if (self.validation_scores_ is None) == self.early_stopping:
-            # a warm start that turns early stopping on or off: the rule starts afresh in its
-            # new form (scikit-learn fails with a TypeError here)
-            self._reset_stopping_rule()
-        progress.no_improvement, progress.best_params = self._no_improvement_count, self._best_params
-        if self.early_stopping:
-            progress.best_score = self.best_validation_score_
-        else:
-            progress.best_loss = self.best_loss_
-
-        def log(p):
-            if self.verbose:
-                print(f"Iteration {p.epoch}, loss = {p.history.loss[-1]:.8f}")
-                if p.history.validation_accuracy:
-                    print(f"Validation score: {p.history.validation_accuracy[-1]:f}")
-
-        result = fit(config, X, y.astype(dtype), resume=progress, x_val=X_val, y_val=y_val, orders=orders,
-                     callback=log, sample_weight=sample_weight,
-                     score=lambda params, xv, yv: self._score_fn(params, xv, yv, config.activation, sw_val))
+            X, y, sample_weight, validation = self._hold_out(X, y, sample_weight, rng)
+        dtype = "float64" if X.dtype == np.float64 and jax.config.jax_enable_x64 else "float32"
+        config = self._config(hidden, X.shape[0], 1 if incremental else int(self.max_iter), dtype)
+        result = fit(config, X, y.astype(dtype), sample_weight=sample_weight, validation=validation,
+                     resume=self._resume(config, incremental),
+                     order=_ReshuffledOrder(rng, X.shape[0], self.shuffle), callback=self._log)
+        self._store(result, X.dtype)
         history = result.history
-        self._train_state = jax.tree.map(np.asarray, result.progress.state)
-        self.coefs_ = [np.asarray(layer["W"]).astype(X.dtype, copy=False) for layer in result.params]
-        self.intercepts_ = [np.asarray(layer["b"]).astype(X.dtype, copy=False) for layer in result.params]
-        self.n_iter_ = len(history.loss)
-        self.t_ = result.progress.samples_seen
-        self.loss_curve_ = list(self.loss_curve_) + history.loss
-        self.loss_ = history.loss[-1]
-        self._no_improvement_count = result.progress.no_improvement
-        if self.early_stopping:
-            self.validation_scores_ = list(self.validation_scores_) + history.validation_accuracy
-            self.best_validation_score_ = result.progress.best_score
-            self._best_params = jax.tree.map(np.asarray, result.progress.best_params)
-        else:
-            self.best_loss_ = result.progress.best_loss
         if self.verbose and history.stopped:
             print(history.stopped[0].upper() + history.stopped[1:] + ". Stopping.")
-        if not all(np.isfinite(a).all() for a in (*self.coefs_, *self.intercepts_)) or \
-                result.diverged:
+        if result.diverged:
             raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
                              "large values and need to be preprocessed.")
         if not incremental and self.n_iter_ == self.max_iter and not history.stopped:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                           "optimization hasn't converged yet.", ConvergenceWarning)
         return self
+
+    def _store(self, result, dtype):
+        """The fitted attributes, and the Progress a later fit continues from (as NumPy)."""
+        history, p = result.history, result.progress
+        host = lambda tree: jax.tree.map(np.asarray, tree)  # noqa: E731
+        self._progress = replace(p, epoch=0, history=History(), state=host(p.state),
+                                 stopping=replace(p.stopping, best_params=host(p.stopping.best_params)))
+        self.coefs_ = [np.asarray(layer["W"]).astype(dtype, copy=False) for layer in result.params]
+        self.intercepts_ = [np.asarray(layer["b"]).astype(dtype, copy=False) for layer in result.params]
+        self.n_iter_ = len(history.loss)
+        self.loss_curve_ = list(self.loss_curve_) + history.loss
+        self.loss_ = history.loss[-1]
+        if self.validation_scores_ is not None:
+            self.validation_scores_ = list(self.validation_scores_) + history.validation_score
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -290,12 +306,21 @@ class _BaseMLP(BaseEstimator):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False)
         if hasattr(X, "toarray"):
             X = X.toarray()
-        a_L = outputs(self._params, X, activation=ACTIVATION_NAMES[self.activation])
-        if self.out_activation_ == "softmax":
-            a_L = jax.nn.softmax(a_L, axis=-1)
-        elif self.out_activation_ == "logistic":
-            a_L = jax.nn.sigmoid(a_L)
-        return np.asarray(a_L).astype(X.dtype, copy=False)  # in the input's precision, as scikit-learn
+        a_L = outputs(self._params, X, ACTIVATION_NAMES[self.activation], link=self.out_activation_)
+        return a_L.astype(X.dtype, copy=False)  # in the input's precision, as scikit-learn
+
+
+class _ReshuffledOrder:
+    """scikit-learn's batch order: each epoch, the previous epoch's row order reshuffled by
+    the estimator's RandomState (the stream its initial weights came from)."""
+
+    def __init__(self, rng, n: int, shuffle: bool):
+        self.rng, self.rows, self.shuffle = rng, np.arange(n), shuffle
+
+    def __call__(self, epoch: int) -> np.ndarray:
+        if self.shuffle:
+            self.rows = shuffle(self.rows, random_state=self.rng)
+        return self.rows.astype(np.int32)
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -317,8 +342,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _loss_name(self):
         return "cross_entropy" if self.out_activation_ == "softmax" else "binary_cross_entropy"
 
-    def _score_fn(self, params, X, y, activation, sample_weight=None):
-        a_L = outputs(params, X, activation=activation)
+    def _validation_score(self, params, X, y, sample_weight=None):
+        a_L = outputs(params, X, ACTIVATION_NAMES[self.activation])
         pred = a_L.ravel() if a_L.shape[1] == 1 else a_L
         if self.out_activation_ == "logistic":
             pred = (pred > 0).astype(int)  # sigmoid(a) > 1/2
@@ -396,8 +421,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _loss_name(self):
         return "squared_error"
 
-    def _score_fn(self, params, X, y, activation, sample_weight=None):
-        pred = outputs(params, X, activation=activation)
+    def _validation_score(self, params, X, y, sample_weight=None):
+        pred = outputs(params, X, ACTIVATION_NAMES[self.activation])
         return r2_score(y, pred.ravel() if pred.shape[1] == 1 else pred, sample_weight=sample_weight)
 
     def _validate_input(self, X, y, incremental, reset):

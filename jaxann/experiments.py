@@ -7,7 +7,11 @@ scripts can reuse either half.
     universal_approximation(widths, targets, epochs, seed)   one hidden layer, MSE fits
     batching(data, epochs, seed)                             online / mini-batch / full batch
     autodiff_vs_backprop(data, epochs, seed)                 same start, two gradient sources
+    mnist(data, hidden, epochs, seed)                        the lecture's network, for the weights and mistakes
     perceptron(n, epochs, seed)                              Rosenblatt's rule vs gradient descent through the step
+
+Each function's defaults are the figures' defaults (`jaxann plot` passes only the options
+given on its command line).
 """
 
 from __future__ import annotations
@@ -95,6 +99,13 @@ def autodiff_vs_backprop(data, epochs: int = 10, seed: int = 0, hidden=(30,)) ->
     diffs = [max(float(np.max(np.abs(a - b))) for a, b in zip(jax.tree.leaves(pa), jax.tree.leaves(pb)))
              for pa, pb in zip(params_by_epoch["autodiff"], params_by_epoch["backprop"])]
     return {"loss": losses, "max_param_difference": diffs}
+
+
+def mnist(data, hidden=(50,), epochs: int = 10, seed: int = 0):
+    """The lecture's network (SGD, Nesterov momentum, lr 0.1, batch 200) trained on data;
+    its parameters, for the first-layer weights and the confusion matrix."""
+    config = TrainConfig(hidden=tuple(hidden), epochs=epochs, seed=seed)
+    return fit(config, data.x_train, data.y_train, n_out=data.n_classes).params
 
 
 def separable_points(n: int = 60, seed: int = 0):

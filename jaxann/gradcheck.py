@@ -35,10 +35,9 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
+from jaxann import network
 from jaxann.backprop import backprop
-from jaxann.network import loss as cost
-from jaxann.network import prepare
-
+from jaxann.errors import JaxannError
 
 
 def tolerances(dtype) -> tuple[float, float, float, str]:
@@ -52,7 +51,17 @@ def tolerances(dtype) -> tuple[float, float, float, str]:
 
 
 def relative_error(g, g_ref) -> float:
-    """||g - g_ref||_2 / (||g||_2 + ||g_ref||_2), over all leaves of two pytrees; 0 if both are 0."""
+    """||g - g_ref||_2 / (||g||_2 + ||g_ref||_2), over all leaves of two pytrees; 0 if both are 0.
+
+    The two must have the same tree structure and leaf shapes (JaxannError otherwise): the
+    leaves are paired in order, and pairing those of two different trees means nothing.
+    """
+    if jax.tree.structure(g) != jax.tree.structure(g_ref):
+        raise JaxannError(f"relative_error of two different trees: {jax.tree.structure(g)} "
+                          f"and {jax.tree.structure(g_ref)}")
+    shapes = [(jnp.shape(a), jnp.shape(b)) for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(g_ref))]
+    if any(a != b for a, b in shapes):
+        raise JaxannError(f"relative_error of leaves with different shapes: {shapes}")
     d = sum(float(jnp.sum((a - b) ** 2)) for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(g_ref)))
     n = sum(float(jnp.sum(a * a)) for a in jax.tree.leaves(g)) ** 0.5
     n_ref = sum(float(jnp.sum(b * b)) for b in jax.tree.leaves(g_ref)) ** 0.5
@@ -61,7 +70,7 @@ def relative_error(g, g_ref) -> float:
 
 def finite_differences(params, x, y, activation="relu", loss="cross_entropy", alpha=0.0, eps=1e-6):
     """Central-difference estimate of dC/dtheta, one parameter at a time (same tree as params)."""
-    x, t = prepare(params, x, y, activation, loss)
+    x, t = network.prepare(params, x, y, activation, loss)
     flat, unravel = ravel_pytree(params)
     x = x.astype(flat.dtype)
 
@@ -69,8 +78,8 @@ def finite_differences(params, x, y, activation="relu", loss="cross_entropy", al
     def estimate(flat, x, t, alpha):
         def one(k):
             step = jnp.zeros_like(flat).at[k].set(eps)
-            plus = cost(unravel(flat + step), x, t, activation, loss, alpha)
-            minus = cost(unravel(flat - step), x, t, activation, loss, alpha)
+            plus = network.loss(unravel(flat + step), x, t, activation, loss, alpha)
+            minus = network.loss(unravel(flat - step), x, t, activation, loss, alpha)
             return (plus - minus) / (2 * eps)
 
         return jax.lax.map(one, jnp.arange(flat.size), batch_size=256)
@@ -138,7 +147,7 @@ def gradcheck(params, x, y, activation="relu", loss="cross_entropy", alpha=0.0) 
     """Compare backprop, jax.grad and finite differences per layer and per W / b."""
     dtype = str(jnp.dtype(params[0]["W"].dtype))
     tol_bp, tol_fd, eps, fd_dtype = tolerances(dtype)
-    g_ad = jax.grad(cost)(params, x, y, activation, loss, alpha)
+    g_ad = jax.grad(network.loss)(params, x, y, activation, loss, alpha)
     g_bp = backprop(params, x, y, activation, loss, alpha)
     params_fd = jax.tree.map(lambda a: a.astype(fd_dtype), params)
     g_fd = finite_differences(params_fd, x, y, activation, loss, alpha, eps)

@@ -121,13 +121,21 @@ def get_loss(name: str) -> Loss:
         raise JaxannError(f"unknown loss {name!r}; expected one of: {', '.join(LOSSES)}") from None
 
 
+def one_hot(labels, n_out: int, dtype):
+    """Rows (m, n_out) with a 1 in each label's column: NumPy for labels on the host (no
+    device program), `jax.nn.one_hot` for traced ones."""
+    if isinstance(labels, jax.core.Tracer):
+        return jax.nn.one_hot(labels, n_out, dtype=dtype)
+    return np.eye(n_out, dtype=dtype)[np.asarray(labels).astype(np.intp)]
+
+
 def as_targets(y, n_out: int, m: int, dtype) -> jax.Array:
     """Target rows (m, n_out) from integer labels (m,) or targets (m, n_out).
 
     Raises ValueError for a wrong shape, and for labels outside 0..n_out-1 when their
     values are known (not under a jax transformation, where they cannot be inspected).
     """
-    y = jnp.asarray(y) if not isinstance(y, jax.Array) else y
+    y = y if isinstance(y, (jax.Array, np.ndarray)) else np.asarray(y)
     if jnp.issubdtype(y.dtype, jnp.integer) or y.dtype == jnp.bool_:
         if y.shape != (m,):
             raise JaxannError(
@@ -140,7 +148,7 @@ def as_targets(y, n_out: int, m: int, dtype) -> jax.Array:
                     f"labels y range over {lo}..{hi}; expected 0..{n_out - 1} "
                     f"for an output layer of {n_out} units"
                 )
-        return jax.nn.one_hot(y, n_out, dtype=dtype)
+        return one_hot(y, n_out, dtype)
     if y.shape != (m, n_out):
         raise JaxannError(
             f"targets y have shape {y.shape}; expected ({m}, {n_out}) to match x's {m} rows "
@@ -173,6 +181,18 @@ def mse(a_L, y) -> jax.Array:
     a_L: (m, n_L) or (n_L,); y: labels (m,) (one-hot encoded) / targets (m, n_L).
     """
     return _batch(a_L, y, _mse_e)
+
+
+def batch_cost(params, a_L, t, sample_weight, loss: str, alpha) -> jax.Array:
+    """C for a batch: outputs a_L (m, n_L), target rows t (m, n_L), sample weights (m,).
+
+        C = 1/M sum_i s_i e(a^L_i, t_i) + alpha / (2 M) sum_l ||W^l||^2,   M = sum_i s_i
+
+    A weight of 0 marks a padding row (a ragged last batch padded to full size), so the
+    mean and the L2 term use the real batch size; all ones give the lecture's C.
+    """
+    M = jnp.sum(sample_weight)
+    return jnp.sum(sample_weight * jax.vmap(get_loss(loss).e)(a_L, t)) / M + l2_penalty(params, alpha, M)
 
 
 def l2_penalty(params, alpha, m) -> jax.Array:

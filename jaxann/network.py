@@ -1,4 +1,4 @@
-"""The layered network: initialisation, the forward pass, and its cost.
+"""The layered network: initialisation, the forward pass, and the cost it is trained on.
 
 Layer convention (used everywhere in jaxann, never renumbered): the input is layer 0 with
 n_0 units, the layers l = 1..L follow, and layer L is the output. `params` is a tuple of
@@ -8,8 +8,9 @@ and b^l of shape (n_l,). So that no formula needs a transpose:
 
     z^l = a^{l-1} @ W^l + b^l,      a^l = h(z^l)  for l < L,      a^L = z^L (linear output)
 
-with a^0 = x. The cost (softmax + cross-entropy, or MSE) acts on a^L; see
-`jaxann.losses`. Parameters are arrays only; the activation and loss are names, static
+with a^0 = x. The costs (`jaxann.losses`: cross-entropy on softmax(a^L), MSE, ...) act on
+a^L; `objective` is the one batch cost both gradient sources differentiate, `loss` its
+public form for labels or targets. Parameters are arrays only; the activation and loss are names, static
 arguments of the compiled functions, so `jax.jit` compiles one program per architecture.
 """
 
@@ -24,16 +25,22 @@ import numpy as np
 
 from jaxann.activations import get_activation
 from jaxann.errors import JaxannError
-from jaxann.losses import as_targets, get_loss, l2_penalty
+from jaxann.losses import as_targets, batch_cost, get_loss
 
 INITS = ("glorot_uniform", "glorot_normal", "he_normal")
+
+
+def glorot_bound(n_in: int, n_out: int, gain: float = 6.0) -> float:
+    """sqrt(gain / (fan_in + fan_out)): Glorot's uniform bound (scikit-learn: gain 2 for
+    logistic units, 6 otherwise)."""
+    return (gain / (n_in + n_out)) ** 0.5
 
 
 def _init_layer(key, n_in, n_out, init, dtype):
     key_W, key_b = jax.random.split(key)
     if init == "glorot_uniform":
         # scikit-learn's scheme: W and b both uniform in +-sqrt(6 / (fan_in + fan_out))
-        bound = (6.0 / (n_in + n_out)) ** 0.5
+        bound = glorot_bound(n_in, n_out)
         W = jax.random.uniform(key_W, (n_in, n_out), dtype, -bound, bound)
         b = jax.random.uniform(key_b, (n_out,), dtype, -bound, bound)
     elif init == "glorot_normal":
@@ -71,6 +78,20 @@ def init_mlp(key, sizes: Sequence[int], init: str = "glorot_uniform", dtype=jnp.
         _init_layer(k, n_in, n_out, init, dtype)
         for k, n_in, n_out in zip(keys, sizes[:-1], sizes[1:])
     )
+
+
+def init_mlp_from_random_state(rng: np.random.RandomState, sizes: Sequence[int], gain: float = 6.0,
+                                dtype=np.float64):
+    """Glorot-uniform parameters drawn the way scikit-learn's MLP draws them: from a NumPy
+    RandomState, W^l then b^l for l = 1..L, each uniform in +-glorot_bound(n_in, n_out, gain).
+    Returns NumPy arrays in the tree of `init_mlp`."""
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        bound = glorot_bound(n_in, n_out, gain)
+        W = rng.uniform(-bound, bound, (n_in, n_out)).astype(dtype, copy=False)
+        b = rng.uniform(-bound, bound, n_out).astype(dtype, copy=False)
+        params.append({"W": W, "b": b})
+    return tuple(params)
 
 
 def feedforward(params, x, activation: str):
@@ -138,23 +159,19 @@ def forward(params, x, activation: str = "relu") -> jax.Array:
     return _forward(params, check_input(params, x), activation)
 
 
-def cost(params, x, t, w, activation: str, loss: str, alpha):
-    """(C, a^L) for a batch of rows x (m, n_0) with target rows t (m, n_L) and row weights w (m,).
-
-        C = 1/m sum_i w_i e(a^L(x_i), t_i) + alpha / (2 m) sum_l ||W^l||^2,   m = sum_i w_i
-
-    w is 1 for a real row and 0 for padding (a ragged last batch padded to full size), so
-    the mean and the L2 term use the real batch size. a^L (m, n_L) comes back beside C.
+def objective(params, x, t, sample_weight, activation: str, loss: str, alpha):
+    """(C, a^L): the cost that training minimises, for rows x (m, n_0), target rows t
+    (m, n_L) and sample weights (m,) (`jaxann.losses.batch_cost`), with the outputs a^L
+    (m, n_L) beside it. Both gradient sources differentiate this: `jax.grad` directly,
+    `jaxann.backprop.value_and_backprop` by the delta recursion.
     """
-    e = get_loss(loss).e
     a_L = jax.vmap(_output, in_axes=(None, 0, None))(params, x, activation)
-    m = jnp.sum(w)
-    return jnp.sum(w * jax.vmap(e)(a_L, t)) / m + l2_penalty(params, alpha, m), a_L
+    return batch_cost(params, a_L, t, sample_weight, loss, alpha), a_L
 
 
 @partial(jax.jit, static_argnames=("activation", "loss"))
 def _loss(params, x, t, activation, loss, alpha):
-    return cost(params, x, t, jnp.ones(x.shape[0], x.dtype), activation, loss, alpha)[0]
+    return objective(params, x, t, jnp.ones(x.shape[0], x.dtype), activation, loss, alpha)[0]
 
 
 def prepare(params, x, y, activation, loss):

@@ -144,7 +144,7 @@ def mnist_panels(params, data, activation="relu", n_weights=16, n_wrong=16, fig=
     """First-layer weights as images, the test confusion matrix, and misclassified test digits."""
     import matplotlib.pyplot as plt
 
-    from jaxann.train import predict
+    from jaxann.predict import predict
 
     fig = fig or plt.figure(figsize=(15, 5.2), layout="constrained")
     left, middle, right = fig.subfigures(1, 3, width_ratios=[1, 1.1, 1])
@@ -223,14 +223,16 @@ def perceptron(result, axes=None):
 
 
 def history(metrics, axes=None):
-    """Loss (left) and accuracy (right) per epoch of a saved `jaxann train --out DIR` run."""
+    """Loss (left) and accuracy (right) per epoch of a saved `jaxann train --out DIR` run
+    (its metrics as `jaxann.runs.RunFolder.read_metrics` gives them)."""
     axes = _row(axes, 2)
     h = metrics["history"]
     epochs = range(1, len(h["loss"]) + 1)
     axes[0].plot(epochs, h["loss"], "o-", label="training loss")
-    axes[1].plot(epochs, h["train_accuracy"], "o-", label="training accuracy (running, per epoch)")
-    if h.get("validation_accuracy"):
-        axes[1].plot(epochs, h["validation_accuracy"], "s-", label="validation score")
+    if h["train_accuracy"]:
+        axes[1].plot(epochs, h["train_accuracy"], "o-", label="training accuracy (running, per epoch)")
+    if h["validation_score"]:
+        axes[1].plot(epochs, h["validation_score"], "s-", label="validation score")
     axes[1].axhline(metrics["test_accuracy"], color="gray", linestyle="--",
                     label=f"final test accuracy {metrics['test_accuracy']:.4f}")
     axes[0].set_ylabel("loss (with L2 term)")

@@ -31,10 +31,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxann.config import TrainConfig
 from jaxann.errors import JaxannError
+from jaxann.inputs import check_data
+from jaxann.loop import History, epoch_order, start
+from jaxann.losses import one_hot
 from jaxann.network import init_mlp
-from jaxann.train import (History, TrainConfig, accuracy, check_data, compiled_epoch, epoch_order,
-                          set_learning_rate, start, targets)
+from jaxann.predict import accuracy
+from jaxann.program import all_finite, compiled_epoch
+from jaxann.rules import Schedule, Stopping
+
+
+_finite_per_model = jax.jit(jax.vmap(all_finite))
 
 
 @dataclass
@@ -68,34 +76,38 @@ def fit_many(config: TrainConfig, x, y, *, n_out: int | None = None, seeds=None,
     members = grid(config, seeds, lr, alpha, momentum)
     x, y, n_out = check_data(x, y, n_out)
     n, dtype = x.shape[0], jnp.dtype(config.dtype)
-    sizes = [x.shape[1], *config.hidden, n_out]
+    sizes = config.sizes(x.shape[1], n_out)
     progress = [start(m, init_mlp(jax.random.key(m.seed), sizes, config.init, dtype)) for m in members]
     states = jax.tree.map(lambda *leaves: jnp.stack(leaves), *(p.state for p in progress))
-    x_dev, t_dev = jnp.asarray(x, dtype), jnp.asarray(targets(y, n_out, dtype))
+    t = one_hot(y, n_out, dtype) if y.ndim == 1 else np.asarray(y, dtype)
+    x_dev, t_dev = jnp.asarray(x, dtype), jnp.asarray(t)
 
     def orders(k):
         return np.stack([epoch_order(m.seed, k, n, config.shuffle) for m in members])
 
     epoch, compile_seconds = compiled_epoch(config, n, (states, x_dev, t_dev, None, orders(0)), models=True)
     histories = [History() for _ in members]
-    lr0 = np.array([m.lr for m in members])
+    schedule = Schedule.of(config, lr0=np.array([m.lr for m in members]))
     fit_start = time.perf_counter()
     for k in range(config.epochs):
         t_epoch = time.perf_counter()
         states, metrics = epoch(states, x_dev, t_dev, None, orders(k))
-        losses, correct = jax.device_get((metrics.loss, metrics.correct))  # the epoch's one read-back
+        # the epoch's one read-back
+        losses, correct, finite = jax.device_get((metrics.loss, metrics.correct, _finite_per_model(states.params)))
         losses = losses.tolist()
-        if config.optimizer == "sgd" and config.lr_schedule == "invscaling":
-            states = set_learning_rate(states, lr0 / ((k + 1) * n + 1) ** config.power_t)
+        # every model trains every epoch: the rule never stops them, the schedule sets the rates
+        states = schedule.after_epoch(states, (k + 1) * n, Stopping(), config.n_iter_no_change)[0]
         seconds = time.perf_counter() - t_epoch
-        for h, loss, c in zip(histories, losses, correct):
+        for h, loss, c, ok in zip(histories, losses, correct, finite):
             if h.stopped:
                 continue
             h.loss.append(loss)
-            h.train_accuracy.append(float(c) / n)
+            if y.ndim == 1:
+                h.train_accuracy.append(float(c) / n)
             h.seconds.append(seconds)
-            if not math.isfinite(loss):
-                h.stopped = f"the loss became {loss} in epoch {k + 1}"
+            if not (math.isfinite(loss) and ok):
+                what = f"the loss became {loss}" if not math.isfinite(loss) else "the parameters became infinite or NaN"
+                h.stopped = f"{what} in epoch {k + 1}"
         if callback is not None:
             callback(k + 1, losses)
     fit_seconds = time.perf_counter() - fit_start

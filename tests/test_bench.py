@@ -1,12 +1,27 @@
-"""`jaxann bench`: the figures it prints are computed from what it measured (no time is asserted)."""
+"""`jaxann bench` and benchmarks/bench.py: the figures printed are computed from what was
+measured (no time is asserted)."""
 
 import importlib.util
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from jaxann import bench
 from jaxann.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def other_libraries(monkeypatch):
+    """benchmarks/runners.py's scikit-learn and PyTorch runners, registered as benchmarks/bench.py does."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import runners
+
+    monkeypatch.setattr(bench, "_REGISTERED", dict(runners.RUNNERS))
 
 
 def test_flops_formula_counts_six_per_weight_per_sample():
@@ -14,7 +29,7 @@ def test_flops_formula_counts_six_per_weight_per_sample():
     assert bench.flops([784, 50, 10], 60_000, 10) == 6 * 39_700 * 600_000 == 142_920_000_000
 
 
-def test_bench_on_digits_prints_a_row_per_system_and_writes_json(tmp_path, capsys, monkeypatch):
+def test_bench_on_digits_prints_a_row_per_system_and_writes_json(tmp_path, capsys, monkeypatch, other_libraries):
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
@@ -24,7 +39,7 @@ def test_bench_on_digits_prints_a_row_per_system_and_writes_json(tmp_path, capsy
     assert code == 0
     text = capsys.readouterr().out
     report = json.loads(out.read_text())
-    assert [r["system"] for r in report["rows"]] == list(bench.SYSTEMS)
+    assert [r["system"] for r in report["rows"]] == ["jaxann-autodiff", "jaxann-backprop", "scikit-learn", "pytorch"]
     assert report["flops"] == bench.flops([64, 16, 10], 1347, 2)
     assert report["matmul_gflops"] > 0 and report["versions"]["jax"]
     for row in report["rows"][:3]:
@@ -41,7 +56,7 @@ def test_bench_on_digits_prints_a_row_per_system_and_writes_json(tmp_path, capsy
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
-def test_bench_runs_pytorch_when_installed(capsys):
+def test_bench_runs_pytorch_when_installed(capsys, other_libraries):
     assert main(["bench", "--dataset", "digits", "--epochs", "2", "--systems", "pytorch"]) == 0
     assert "| pytorch            |" in capsys.readouterr().out
 
@@ -66,3 +81,17 @@ def test_bench_compares_vmapped_models_and_devices(capsys, tmp_path):
     assert rows["jaxann-2-devices"]["fit_seconds"] is None
     assert "xla_force_host_platform_device_count=2" in rows["jaxann-2-devices"]["note"]
     assert "3 models vmapped in one program:" in text
+
+
+def test_jaxann_bench_alone_times_jaxann_and_the_script_adds_the_other_libraries(tmp_path):
+    alone = subprocess.run([sys.executable, "-m", "jaxann", "bench", "--systems", "scikit-learn"],
+                           capture_output=True, text=True)
+    assert alone.returncode == 2 and "expected some of jaxann-autodiff,jaxann-backprop" in alone.stderr
+    out = tmp_path / "b.json"
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--dataset", "digits", "--epochs", "1",
+                        "--hidden", "8", "--systems", "jaxann-autodiff,scikit-learn", "--json", str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = {row["system"]: row for row in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {"jaxann-autodiff", "scikit-learn"} and rows["scikit-learn"]["fit_seconds"] > 0
+    assert "jaxann-autodiff fit time = " in r.stdout and "x scikit-learn" in r.stdout

@@ -9,6 +9,8 @@ from functools import partial
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from jaxann.data import DataError, PARTS, fetch, find_files, load, parse_idx, read_idx
 
@@ -183,3 +185,45 @@ def test_real_mnist_when_present():
     # label counts from the data set's README
     assert list(np.bincount(d.y_test)) == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert list(np.bincount(d.y_train)) == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+
+
+# --- fuzzing: random and mutated bytes give the right array or DataError ---------------------
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                         HealthCheck.function_scoped_fixture])
+
+
+@FUZZ
+@given(st.binary(max_size=200), st.sampled_from([2049, 2051]))
+def test_idx_parser_on_random_bytes(data, magic):
+    try:
+        out = parse_idx(data, magic)
+    except DataError:
+        return
+    assert out.dtype == np.uint8 and out.ndim == (1 if magic == 2049 else 3)
+    assert 4 + 4 * out.ndim + out.size == len(data)
+
+
+@FUZZ
+@given(st.data())
+def test_idx_reader_on_mutated_files(tmp_path, data):
+    images = np.arange(2 * 3 * 4).reshape(2, 3, 4) % 256
+    raw = bytearray(idx_bytes(images, 2051))
+    if data.draw(st.booleans()):
+        raw = bytearray(gzip.compress(bytes(raw)))
+    for _ in range(data.draw(st.integers(0, 4))):
+        kind = data.draw(st.sampled_from(["flip", "cut", "add"]))
+        pos = data.draw(st.integers(0, max(len(raw) - 1, 0)))
+        if kind == "flip" and raw:
+            raw[pos] ^= data.draw(st.integers(1, 255))
+        elif kind == "cut":
+            del raw[pos:]
+        else:
+            raw[pos:pos] = data.draw(st.binary(min_size=1, max_size=8))
+    path = tmp_path / "f"
+    path.write_bytes(bytes(raw))
+    try:
+        out = read_idx(path, 2051)
+    except DataError:
+        return
+    assert out.dtype == np.uint8 and out.ndim == 3  # a valid file, perhaps another valid one

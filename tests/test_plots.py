@@ -77,3 +77,78 @@ def test_batching_runs_every_mode_for_the_same_epochs():
     assert len(result) == 3 and all(len(r["loss"]) == 3 and len(r["seconds"]) == 3 for r in result.values())
     assert all(np.all(np.diff(r["seconds"]) > 0) for r in result.values())  # cumulative seconds
     assert json.dumps(result)  # plain data, ready for scripts
+
+
+# --- what each figure draws ---------------------------------------------------------------------
+
+def labels(ax):
+    return [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
+
+
+def test_activations_figure_draws_h_and_both_derivatives():
+    from jaxann import plots
+    from jaxann.activations import ACTIVATIONS
+
+    axes = plots.activations()
+    assert labels(axes[0]) == list(ACTIVATIONS)
+    # right: per activation the analytic h' (a labelled line) and its central difference (dots)
+    assert labels(axes[1]) == [f"{name}'" for name in ACTIVATIONS]
+    dots = [line for line in axes[1].get_lines() if line.get_linestyle() == "None" and line.get_marker() == "."]
+    assert len(dots) == len(ACTIVATIONS)
+    relu = next(line for line in axes[0].get_lines() if line.get_label() == "relu")
+    z, h = relu.get_data()
+    np.testing.assert_allclose(h, np.maximum(z, 0))  # the curve drawn is h(z) itself
+
+
+def test_universal_and_batching_figures_draw_each_run():
+    from jaxann import plots
+
+    x = np.linspace(-1, 1, 5)
+    result = {"x": x, "targets": {"a": x, "b": -x},
+              "fits": {"a": {1: x * 0, 4: x * 0.9}, "b": {1: x * 0, 4: -x}},
+              "errors": {"a": {1: 0.5, 4: 0.01}, "b": {1: 0.5, 4: 0.0}}}
+    axes = plots.universal(result)
+    assert len(axes) == 2 and labels(axes[0]) == ["target", "1 units (MSE 5.0e-01)", "4 units (MSE 1.0e-02)"]
+    assert axes[1].get_title() == "Universal approximation: b"
+    batching = {"online": {"loss": [3, 2, 1], "seconds": [1, 2, 3]}, "full": {"loss": [3, 2.5, 2], "seconds": [.1, .2, .3]}}
+    left, right = plots.batching(batching)
+    assert labels(left) == labels(right) == ["online", "full"]
+    np.testing.assert_array_equal(right.get_lines()[1].get_xdata(), [.1, .2, .3])  # loss against seconds
+
+
+def test_backprop_and_mnist_figures(tmp_path):
+    import jax
+
+    from jaxann import plots
+    from jaxann.data import load
+    from jaxann.network import init_mlp
+
+    left, right = plots.autodiff_vs_backprop({"loss": {"autodiff": [2, 1], "backprop": [2, 1]},
+                                             "max_param_difference": [0.0, 1e-8]})
+    assert labels(left) == ["grad=autodiff", "grad=backprop"]
+    np.testing.assert_array_equal(right.get_lines()[0].get_ydata(), [1e-17, 1e-8])  # 0 drawn at 1e-17
+    data = load("digits")
+    fig = plots.mnist_panels(init_mlp(jax.random.key(0), [64, 9, 10]), data)
+    images = [ax for ax in fig.get_axes() if ax.get_images()]
+    weights = [ax for ax in images if ax.get_images()[0].get_array().shape == (8, 8)]
+    confusion = [ax for ax in images if ax.get_images()[0].get_array().shape == (10, 10)]
+    assert len(confusion) == 1 and confusion[0].get_images()[0].get_array().sum() == len(data.y_test)
+    assert len(weights) == 9 + 16  # 9 hidden units' weights, 16 misclassified digits (an untrained net errs a lot)
+
+
+def test_perceptron_and_history_figures():
+    from jaxann import plots
+
+    result = experiments.perceptron(n=20, epochs=3, seed=0)
+    axes = plots.perceptron(result)
+    for ax in axes:
+        assert len(ax.collections) == 2  # the two classes' points
+        assert len(ax.get_lines()) == 4  # the start and the boundary after each of 3 epochs
+    metrics = {"history": {"loss": [2.0, 1.0], "train_accuracy": [0.5, 0.8], "validation_score": [0.4, 0.7]},
+               "test_accuracy": 0.75, "config": {"activation": "relu", "optimizer": "sgd", "lr": 0.1},
+               "dataset": {"name": "digits", "sizes": [64, 50, 10]}}
+    left, right = plots.history(metrics)
+    assert labels(left) == ["training loss"]
+    assert labels(right) == ["training accuracy (running, per epoch)", "validation score",
+                             "final test accuracy 0.7500"]
+    assert left.get_title() == "digits 64-50-10 relu, sgd lr 0.1"

@@ -63,3 +63,34 @@ def test_bad_arguments_are_one_line_and_exit_2(args, message):
     r = run(*args)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and message in r.stderr and "Traceback" not in r.stderr
+
+
+# --- relative_error -------------------------------------------------------------------------
+
+def test_relative_error_by_hand():
+    import jax.numpy as jnp
+
+    from jaxann.gradcheck import relative_error
+
+    g = ({"W": jnp.array([3.0, 0.0]), "b": jnp.array([0.0])},)
+    ref = ({"W": jnp.array([0.0, 4.0]), "b": jnp.array([0.0])},)
+    # ||g - ref|| = ||(3, -4)|| = 5; ||g|| + ||ref|| = 3 + 4 = 7
+    assert relative_error(g, ref) == pytest.approx(5 / 7)
+    assert relative_error(g, g) == 0.0
+    zeros = ({"W": jnp.zeros(2), "b": jnp.zeros(1)},)
+    assert relative_error(zeros, zeros) == 0.0  # both zero: 0, not 0 / 0
+
+
+def test_relative_error_refuses_trees_that_do_not_pair():
+    import jax.numpy as jnp
+
+    from jaxann.errors import JaxannError
+    from jaxann.gradcheck import relative_error
+
+    one_layer = ({"W": jnp.ones((2, 2)), "b": jnp.ones(2)},)
+    with pytest.raises(JaxannError, match="two different trees"):
+        relative_error(one_layer, one_layer + one_layer)  # two layers against one: not a silent zip
+    with pytest.raises(JaxannError, match="two different trees"):
+        relative_error(one_layer, ({"W": jnp.ones((2, 2)), "c": jnp.ones(2)},))
+    with pytest.raises(JaxannError, match="different shapes"):
+        relative_error(one_layer, ({"W": jnp.ones((2, 3)), "b": jnp.ones(2)},))

@@ -1,4 +1,6 @@
-import re
+"""`jaxann.loop.fit`: epochs as the lecture writes them, the stopping rule, sample weights."""
+
+from dataclasses import replace
 
 import jax
 import jax.numpy as jnp
@@ -6,11 +8,11 @@ import numpy as np
 import pytest
 
 import jaxann
-import jaxann.train as train_mod
 from jaxann.data import load
 from jaxann.gradcheck import relative_error
-from jaxann.network import forward, init_mlp
-from jaxann.train import TrainConfig, accuracy, epoch_order, fit, outputs
+from jaxann.loop import History, Validation, epoch_order, fit
+from jaxann.config import TrainConfig
+from jaxann.predict import accuracy
 
 
 def small_problem(n=10, n_in=3, n_out=2, seed=0):
@@ -79,70 +81,6 @@ def test_epoch_orders_are_permutations_reproducible_and_new_each_epoch():
     np.testing.assert_array_equal(epoch_order(5, 3, 7, shuffle=False), np.arange(7))
 
 
-def test_no_recompilation_between_epochs(monkeypatch):
-    traces = []
-    real_make_step = train_mod.make_step
-
-    def counting_make_step(*args):
-        step = real_make_step(*args)
-
-        def counted(state, batch):
-            traces.append(1)  # runs once per trace, never per executed step
-            return step(state, batch)
-
-        return counted
-
-    monkeypatch.setattr(train_mod, "make_step", counting_make_step)
-    monkeypatch.setattr(train_mod, "_COMPILED", train_mod.OrderedDict())  # nothing kept from other tests
-    x, y = small_problem(n=30)
-    result = fit(TrainConfig(hidden=(5,), epochs=6, batch_size=7), x, y)
-    assert len(result.history.loss) == 6
-    assert len(traces) == 1  # one trace of the step serves all six epochs
-    assert result.compile_seconds > 0
-    # another fit of the same program (other seed, rates, alpha, data values) reuses it
-    again = fit(TrainConfig(hidden=(5,), epochs=2, batch_size=7, seed=3, lr=0.3, momentum=0.5, alpha=0.1), -x, y)
-    assert len(traces) == 1 and again.compile_seconds == 0.0
-    fit(TrainConfig(hidden=(5,), epochs=2, batch_size=8), x, y)  # another batch size: another program
-    assert len(traces) == 2
-
-
-@pytest.mark.parametrize("first, second", [
-    ({}, {"lr": 0.02, "momentum": 0.5, "alpha": 0.3, "seed": 4}),
-    ({"nesterov": False}, {"nesterov": False, "lr": 0.3, "momentum": 0.0, "lr_schedule": "invscaling"}),
-    ({"optimizer": "adam", "lr": 0.01}, {"optimizer": "adam", "lr": 0.003, "beta1": 0.5, "beta2": 0.9,
-                                         "epsilon": 1e-3, "seed": 2}),
-], ids=["sgd", "sgd-plain-invscaling", "adam"])
-def test_a_kept_program_trains_exactly_as_a_fresh_compilation(monkeypatch, first, second, x64):
-    # the kept program must read every numeric setting from its inputs, none baked in at its
-    # first compilation: a fit through it equals the same fit compiled afresh, bit for bit
-    x, y = small_problem(n=23, n_in=4, n_out=3)
-    base = {"hidden": (6,), "epochs": 4, "batch_size": 5, "activation": "tanh", "dtype": "float64"}
-    monkeypatch.setattr(train_mod, "_COMPILED", train_mod.OrderedDict())
-    fit(TrainConfig(**base, **first), x, y)
-    kept = fit(TrainConfig(**base, **second), x, y)
-    assert kept.compile_seconds == 0.0
-    monkeypatch.setattr(train_mod, "_COMPILED", train_mod.OrderedDict())
-    fresh = fit(TrainConfig(**base, **second), x, y)
-    assert fresh.compile_seconds > 0
-    assert kept.history.loss == fresh.history.loss
-    for a, b in zip(jax.tree.leaves(kept.params), jax.tree.leaves(fresh.params)):
-        np.testing.assert_array_equal(a, b)
-
-
-@pytest.mark.parametrize("m", [1, 7, 30, 37, 100, 203])
-def test_outputs_of_shuffled_rows_are_the_shuffled_outputs_exactly(m):
-    # float32: the plain forward pass gives rows in the last m % 8 other last bits
-    # (measured up to 3e-7 relative); outputs() must not, so the comparison is ==
-    rng = np.random.default_rng(m)
-    x = rng.normal(size=(m, 64)).astype(np.float32)
-    params = init_mlp(jax.random.key(m), [64, 50, 3])
-    perm = rng.permutation(m)
-    a = outputs(params, x, "relu")
-    assert a.shape == (m, 3) and a.dtype == np.float32
-    np.testing.assert_array_equal(a[perm], outputs(params, x[perm], "relu"))
-    np.testing.assert_allclose(a, forward(params, x, "relu"), rtol=1e-6, atol=1e-7)  # the same a^L
-
-
 def test_sample_weights_count_rows_as_if_repeated_or_removed(x64):
     # full-batch gradient descent: weight 2 is the row twice, weight 0 the row left out;
     # the same sums in another order, so equal to 1e-12 (measured ~1e-15) in float64
@@ -157,25 +95,6 @@ def test_sample_weights_count_rows_as_if_repeated_or_removed(x64):
     assert weighted.history.train_accuracy == repeated.history.train_accuracy  # weighted accuracy
     unweighted = fit(config, x, y, params=init)
     assert not np.allclose(unweighted.params[0]["W"], weighted.params[0]["W"])
-
-
-@pytest.mark.parametrize("w, message", [
-    (np.ones(5), "sample_weight has shape (5,)"),
-    (np.r_[np.ones(11), np.nan], "expected finite weights >= 0, some > 0"),
-    (np.r_[np.ones(11), -1.0], "expected finite weights >= 0, some > 0"),
-    (np.zeros(12), "expected finite weights >= 0, some > 0"),
-])
-def test_bad_sample_weights_are_refused(w, message):
-    x, y = small_problem(n=12)
-    with pytest.raises(jaxann.JaxannError, match=re.escape(message)):
-        fit(TrainConfig(hidden=(3,), epochs=1), x, y, sample_weight=w)
-
-
-def test_weighted_accuracy():
-    params = ({"W": jnp.array([[1.0, -1.0]]), "b": jnp.zeros(2)},)
-    x, y = np.array([[1.0], [-1.0], [2.0]]), np.array([0, 0, 1])  # predicted 0, 1, 0
-    assert accuracy(params, x, y, "identity") == pytest.approx(1 / 3)
-    assert accuracy(params, x, y, "identity", sample_weight=[3, 1, 0]) == pytest.approx(3 / 4)
 
 
 def test_lecture_configuration_learns_digits():
@@ -220,39 +139,12 @@ def test_validation_fraction_keeps_the_best_parameters():
     d = load("digits")
     config = TrainConfig(hidden=(10,), epochs=8, validation_fraction=0.2, lr=0.5)
     result = fit(config, d.x_train, d.y_train, n_out=10)
-    val = result.history.validation_accuracy
+    val = result.history.validation_score
     assert len(val) == 8 and all(0 < v <= 1 for v in val)
     # the same stratified split fit made, to score the restored parameters on it
     from sklearn.model_selection import train_test_split
     _, x_val, _, y_val = train_test_split(d.x_train, d.y_train, test_size=0.2, random_state=1, stratify=d.y_train)
     assert accuracy(result.params, x_val, y_val) == max(val)
-
-
-@pytest.mark.parametrize("field,value,message", [
-    ("lr", 0.0, "learning rate 0.0 must be a positive number"),
-    ("lr", float("nan"), "learning rate nan must be a positive number"),
-    ("epochs", 0, "epochs 0 must be a positive integer"),
-    ("batch_size", -5, "batch size -5 must be a positive integer"),
-    ("activation", "gelu", "unknown activation 'gelu'"),
-    ("hidden", (0,), "hidden layer sizes [0] must be positive integers"),
-    ("validation_fraction", 1.0, "validation fraction 1.0 must be in [0, 1)"),
-])
-def test_bad_settings_are_refused(field, value, message):
-    x, y = small_problem()
-    with pytest.raises(jaxann.JaxannError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
-        fit(TrainConfig(**{field: value}), x, y)
-
-
-@pytest.mark.parametrize("x,y,message", [
-    (np.zeros((0, 3)), np.zeros(0, int), r"x has shape \(0, 3\)"),
-    (np.full((4, 3), np.nan), np.zeros(4, int), "x holds NaN"),
-    (np.zeros((4, 3)), np.zeros(5, int), r"y has shape \(5,\); expected \(4,\)"),
-    (np.zeros((4, 3)), np.array([0, 1, -1, 0]), "labels y include -1"),
-    (np.zeros((4, 3)), np.array([0.5, 1, 0, 0]), "labels y have dtype float64; expected integer"),
-])
-def test_bad_data_is_refused(x, y, message):
-    with pytest.raises(jaxann.JaxannError, match=message):
-        fit(TrainConfig(), x, y)
 
 
 @pytest.mark.slow
@@ -266,3 +158,46 @@ def test_lecture_example_on_real_mnist_with_both_gradient_sources(mnist):
         tests[grad] = accuracy(result.params, d.x_test, d.y_test)
         assert tests[grad] >= 0.965
     assert abs(tests["autodiff"] - tests["backprop"]) <= 0.002
+
+
+def test_fit_never_changes_the_progress_it_resumes_from():
+    x, y = small_problem(n=20)
+    config = TrainConfig(hidden=(4,), epochs=2, batch_size=5)
+    first = fit(config, x, y)
+    before = (first.progress.epoch, list(first.progress.history.loss), first.progress.stopping)
+    again = fit(replace(config, epochs=4), x, y, resume=first.progress)
+    assert (first.progress.epoch, first.progress.history.loss, first.progress.stopping) == before
+    assert again.progress.epoch == 4 and len(again.history.loss) == 4
+    assert again.history.loss[:2] == first.history.loss  # the resumed history goes on from the first run's
+
+
+def test_training_accuracy_only_for_class_labels():
+    x, y = small_problem(n=20, n_out=3)
+    config = TrainConfig(hidden=(4,), epochs=2, batch_size=5)
+    labels = fit(config, x, y)
+    assert len(labels.history.train_accuracy) == 2 and all(0 <= a <= 1 for a in labels.history.train_accuracy)
+    # regression targets: an argmax "accuracy" would mean nothing (1.0 for a single output)
+    targets = fit(replace(config, loss="squared_error"), x, np.c_[x[:, 0]])
+    assert targets.history.train_accuracy == []
+
+
+def test_a_given_validation_set_is_scored_by_its_own_score():
+    x, y = small_problem(n=30)
+    calls = []
+
+    def score(params, xv, yv, sample_weight):
+        calls.append(len(xv))
+        return -float(len(calls))  # falls every epoch: the first epoch stays the best
+
+    result = fit(TrainConfig(hidden=(4,), epochs=3, batch_size=10), x, y,
+                 validation=Validation(x[:7], y[:7], None, score))
+    assert calls == [7, 7, 7] and result.history.validation_score == [-1.0, -2.0, -3.0]
+    assert result.progress.stopping.best_score == -1.0
+    # the parameters handed back are the best (first) epoch's, not the last
+    assert not np.array_equal(result.params[0]["W"], result.progress.state.params[0]["W"])
+
+
+def test_history_reads_files_that_call_validation_scores_accuracy():
+    old = {"loss": [1.0], "train_accuracy": [0.5], "validation_accuracy": [0.25], "seconds": [0.1],
+           "lr_changes": [], "stopped": ""}
+    assert History.from_dict(old).validation_score == [0.25]

@@ -1,18 +1,16 @@
-"""Sweeps (many models in one program) and data parallelism over devices."""
+"""Sweeps: many models in one compiled program, each equal to training it alone."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from jaxann.cli import main
+from jaxann.config import TrainConfig
 from jaxann.data import load
 from jaxann.gradcheck import relative_error
+from jaxann.loop import fit
 from jaxann.sweep import fit_many, grid
-from jaxann.train import TrainConfig, fit
 
 
 @pytest.fixture(scope="module")
@@ -75,31 +73,3 @@ def test_sweep_command_prints_a_table_and_writes_one_entry_per_model(tmp_path, c
     np.testing.assert_allclose(entries[0]["loss_curve"], json.loads(single.read_text())["loss_curve"], rtol=1e-5)
     from PIL import Image
     assert Image.open(plot).size == (600, 400)
-
-
-def run_with_devices(n, *args):
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n}")
-    return subprocess.run([sys.executable, "-m", "jaxann", *args], capture_output=True, text=True, env=env)
-
-
-def test_data_parallel_training_equals_one_device(tmp_path):
-    one, four = tmp_path / "one.json", tmp_path / "four.json"
-    common = ["train", "--epochs", "4", "--batch-size", "100", "--quiet", "--no-compile-cache"]
-    r1 = run_with_devices(4, *common, "--metrics", str(one))
-    r4 = run_with_devices(4, *common, "--devices", "4", "--metrics", str(four))
-    assert r1.returncode == 0 and r4.returncode == 0, r4.stderr
-    a, b = json.loads(one.read_text()), json.loads(four.read_text())
-    assert b["devices"] == 4 and "(x4)" in b["device"]
-    # float32: the gradient summed over four shards in another order; measured 6e-8
-    np.testing.assert_allclose(a["loss_curve"], b["loss_curve"], rtol=1e-5)
-    assert abs(a["test_accuracy"] - b["test_accuracy"]) <= 0.005
-
-
-@pytest.mark.parametrize("devices,batch,message", [
-    ("8", "100", "8 devices asked for, 4 available"),
-    ("3", "100", "batch size 100 is not a multiple of 3 devices"),
-])
-def test_bad_device_counts_are_refused(devices, batch, message):
-    r = run_with_devices(4, "train", "--devices", devices, "--batch-size", batch, "--quiet")
-    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
-

@@ -1,0 +1,127 @@
+"""Argument types and the flags several commands share; the compile-cache switch."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+
+
+def int_list(text: str) -> list[int]:
+    """'100,50' -> [100, 50]; every entry a positive integer."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of positive integers (e.g. 100,50)")
+    return values
+
+
+def float_list(text: str) -> list[float]:
+    """'0.1,0.03' -> [0.1, 0.03]; every entry a finite number."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers (e.g. 0.1,0.03)")
+    return values
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def batch_size(text: str):
+    """'200' -> 200, 'full' -> None (full-batch gradient descent)."""
+    if text == "full":
+        return None
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer or 'full'") from None
+
+
+def add_network_flags(p, sweep: bool = False):
+    """The flags `train` and `sweep` share; a sweep takes lists for seed, lr, alpha, momentum."""
+    from jaxann.activations import ACTIVATIONS
+    from jaxann.config import GRADS, LR_SCHEDULES, OPTIMIZERS, TrainConfig
+    from jaxann.data import DATASETS
+    from jaxann.losses import LOSSES
+
+    d = TrainConfig()
+    p.add_argument("--dataset", choices=DATASETS, default="digits", help="default: digits (offline)")
+    p.add_argument("--data-dir", help="folder with the IDX files (else $JAXANN_DATA_DIR, then the cache)")
+    p.add_argument("--hidden", type=int_list, default=list(d.hidden), help="hidden sizes, e.g. 100,50 (default 50)")
+    p.add_argument("--activation", choices=list(ACTIVATIONS), default=d.activation)
+    p.add_argument("--loss", choices=list(LOSSES), default=d.loss)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
+    if sweep:
+        p.add_argument("--seeds", type=int_list, default=[d.seed], help="e.g. 1,2,3 (default 1)")
+        p.add_argument("--lr", type=float_list, default=[d.lr], help="learning rates, e.g. 0.1,0.03")
+        p.add_argument("--momentum", type=float_list, default=[d.momentum], help="SGD momenta (default 0.9)")
+        p.add_argument("--alpha", type=float_list, default=[d.alpha], help="L2 strengths (default 1e-4)")
+    else:
+        p.add_argument("--seed", type=int, default=d.seed, help="default 1")
+        p.add_argument("--lr", type=float, default=d.lr, help="learning rate (default 0.1)")
+        p.add_argument("--momentum", type=float, default=d.momentum, help="SGD momentum (default 0.9; 0 = plain SGD)")
+        p.add_argument("--alpha", type=float, default=d.alpha, help="L2 strength (default 1e-4)")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=d.lr_schedule,
+                   help="sgd only, as scikit-learn's learning_rate (default constant)")
+    p.add_argument("--power-t", type=float, default=d.power_t, help="exponent of invscaling (default 0.5)")
+    p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov,
+                   help="Nesterov momentum (default on)")
+    p.add_argument("--batch-size", type=batch_size, default=d.batch_size,
+                   help="rows per batch: 1 = online, 'full' = full batch (default 200)")
+    p.add_argument("--epochs", type=positive_int, default=d.epochs, help="default 10")
+    p.add_argument("--grad", choices=GRADS, default=d.grad, help="gradient source (default autodiff)")
+    p.add_argument("--metrics", help="write the metrics as JSON to this file")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch log, no progress bar")
+    add_compile_cache_flag(p)
+
+
+def config_from(args, **swept):
+    """The TrainConfig the flags describe (a sweep's swept values given as keyword arguments)."""
+    from dataclasses import fields
+
+    from jaxann.config import TrainConfig
+
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
+              if hasattr(args, f.name) and f.name not in swept}
+    values["hidden"] = tuple(args.hidden)
+    return TrainConfig(**values, **swept).validate()
+
+
+def add_compile_cache_flag(p):
+    p.add_argument("--compile-cache", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep compiled programs on disk so a second run skips compilation "
+                   "(default on; also off with JAXANN_COMPILE_CACHE=0)")
+
+
+def setup_compile_cache(enabled: bool) -> str | None:
+    """Turn on JAX's persistent compilation cache (before anything compiles); its folder.
+
+    Folder: $JAXANN_COMPILE_CACHE when it names one, else <cache>/xla (the data cache's
+    root, $JAXANN_CACHE_DIR or ~/.cache/jaxann). JAXANN_COMPILE_CACHE=0 turns it off. The
+    size and time thresholds are lowered to 0: jaxann's programs are small and compile in
+    well under JAX's default 1 s threshold, which would otherwise skip them all.
+    """
+    import jax
+
+    from jaxann.data import cache_dir
+
+    setting = os.environ.get("JAXANN_COMPILE_CACHE", "")
+    if not enabled or setting.lower() in ("0", "off", "false", "no"):
+        return None
+    folder = setting or str(cache_dir() / "xla")
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return folder

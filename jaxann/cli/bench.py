@@ -1,0 +1,72 @@
+"""`jaxann bench`: training systems timed side by side, printed as one table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from jaxann.cli.args import batch_size, config_from, int_list, positive_int
+
+
+def add_parser(sub):
+    from jaxann.bench import systems
+    from jaxann.config import TrainConfig
+    from jaxann.data import DATASETS
+
+    d = TrainConfig()
+    p = sub.add_parser(
+        "bench",
+        help="time jaxann's training (and other libraries', from benchmarks/bench.py) side by side",
+        description="Train the same network on the same data with each system and print one table: "
+        "jaxann with autodiff and with backprop (and scikit-learn and PyTorch when run as "
+        "`python benchmarks/bench.py` from the source checkout). The default is the lecture's "
+        "configuration on MNIST when its files are found, else on digits.",
+    )
+    p.add_argument("--dataset", choices=("auto", *DATASETS), default="auto",
+                   help="default auto: mnist when its files are found (--data-dir, $JAXANN_DATA_DIR, "
+                   "the cache), else digits")
+    p.add_argument("--data-dir", help="folder with the IDX files")
+    p.add_argument("--hidden", type=int_list, default=list(d.hidden), help="hidden sizes (default 50)")
+    p.add_argument("--batch-size", type=batch_size, default=d.batch_size, help="default 200")
+    p.add_argument("--epochs", type=positive_int, default=d.epochs, help="default 10")
+    p.add_argument("--lr", type=float, default=d.lr, help="learning rate (default 0.1)")
+    p.add_argument("--repeat", type=positive_int, default=1, help="runs per system; the median is shown")
+    p.add_argument("--systems", type=_systems, default=list(systems()),
+                   help=f"comma-separated subset of {','.join(systems())}")
+    p.add_argument("--models", type=positive_int, default=1,
+                   help="K > 1: also time K models vmapped in one program against K trained in turn")
+    p.add_argument("--devices", type=positive_int, default=1,
+                   help="N > 1: also time data-parallel training over N devices against one")
+    p.add_argument("--json", help="also write the report as JSON to this file")
+    p.set_defaults(run=run)
+
+
+def _systems(text: str) -> list[str]:
+    from jaxann.bench import systems
+
+    chosen = text.split(",")
+    unknown = [s for s in chosen if s not in systems()]
+    if unknown or not text:
+        raise argparse.ArgumentTypeError(f"unknown system(s) {unknown}; expected some of {','.join(systems())}")
+    return chosen
+
+
+def run(args) -> int:
+    from jaxann import bench
+    from jaxann.data import find_files, load
+    from jaxann.runs import write_json
+
+    config = config_from(args)
+    name = args.dataset
+    if name == "auto":
+        name = "mnist" if find_files("mnist", args.data_dir) else "digits"
+        print(f"jaxann bench: using {name}" + ("" if name == "mnist" else
+              " (MNIST files not found in --data-dir, $JAXANN_DATA_DIR or the cache)"), flush=True)
+    data = load(name, args.data_dir)
+    report = bench.run(data, config, args.systems, args.repeat,
+                       progress=lambda s: print(f"  running {s} ...", file=sys.stderr, flush=True),
+                       models=args.models, devices=args.devices)
+    print(bench.table(report))
+    if args.json:
+        write_json(args.json, report)
+    return 0

@@ -1,0 +1,129 @@
+"""`jaxann train`: train a network, print its log and scores, write its metrics and run folder."""
+
+from __future__ import annotations
+
+
+from jaxann.cli.args import add_network_flags, config_from, positive_int, setup_compile_cache
+from jaxann.errors import JaxannError
+
+
+class TrainingDiverged(Exception):
+    """Training produced a non-finite loss (exit status 1, not a usage error)."""
+
+
+def add_parser(sub):
+    from jaxann.config import TrainConfig
+
+    d = TrainConfig()
+    p = sub.add_parser(
+        "train",
+        help="train and evaluate a network",
+        description="Train a feedforward network and report its training and test accuracy. "
+        "The defaults are the lecture's configuration (784-50-10 relu, SGD lr 0.1 with "
+        "Nesterov momentum 0.9, alpha 1e-4, batch 200, 10 epochs, seed 1) on digits.",
+    )
+    add_network_flags(p)
+    p.add_argument("--tol", type=float, default=d.tol, help="stopping tolerance (default 1e-4)")
+    p.add_argument("--n-iter-no-change", type=positive_int, default=d.n_iter_no_change,
+                   help="epochs without improvement before stopping (default 10)")
+    p.add_argument("--validation-fraction", type=float, default=d.validation_fraction,
+                   help="share of the training rows held out for early stopping (default 0: none)")
+    p.add_argument("--out", help="folder for checkpoint.npz (during training), params.npz, metrics.json "
+                   "and loss_curve.png")
+    p.add_argument("--checkpoint-every", type=positive_int, default=1,
+                   help="with --out: write DIR/checkpoint.npz every N epochs and after the last (default 1)")
+    p.add_argument("--resume", action="store_true",
+                   help="with --out: continue from DIR/checkpoint.npz (same settings; --epochs may grow)")
+    p.add_argument("--debug-nans", action="store_true",
+                   help="JAX's NaN checking: stop at the first operation that makes a NaN, and name it")
+    p.add_argument("--devices", type=positive_int, default=1,
+                   help="data parallelism: split each batch over this many devices (default 1)")
+    p.add_argument("--distributed", action="store_true",
+                   help="call jax.distributed.initialize() first, so --devices counts every host's devices "
+                   "(coordinator from $JAX_COORDINATOR_ADDRESS or the cluster; see the README)")
+    p.add_argument("--num-processes", type=positive_int, help="with --distributed: number of processes")
+    p.add_argument("--process-id", type=int, help="with --distributed: this process's index")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    import jax
+
+    from jaxann.checkpoint import load_checkpoint, save_checkpoint
+    from jaxann.console import ProgressBar
+    from jaxann.data import load
+    from jaxann.loop import fit, iteration_line
+    from jaxann.placement import device_name
+    from jaxann.predict import accuracy
+    from jaxann.runs import RunFolder, metrics, write_json
+
+    config = config_from(args)
+    if args.resume and not args.out:
+        raise JaxannError("--resume needs --out DIR, the folder whose checkpoint.npz it continues")
+    if args.distributed or args.num_processes is not None or args.process_id is not None:
+        jax.distributed.initialize(num_processes=args.num_processes, process_id=args.process_id)
+    setup_compile_cache(args.compile_cache)
+    data = load(args.dataset, args.data_dir)
+    sizes = config.sizes(data.x_train.shape[1], data.n_classes)
+    say = (lambda *a, **k: None) if args.quiet else print
+    say(f"jaxann train: {data.name} ({len(data.x_train)} train / {len(data.x_test)} test rows, "
+        f"{data.source}); network {'-'.join(map(str, sizes))} {config.activation}, "
+        f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size or 'full'}, "
+        f"grad {config.grad}; {device_name()}")
+    if args.debug_nans:
+        jax.config.update("jax_debug_nans", True)
+    folder = RunFolder(args.out) if args.out else None
+    resume = None
+    if folder:
+        for leftover in folder.remove_leftovers():
+            say(f"Removed {leftover}, left half-written by a run that was killed")
+    if args.resume:
+        if folder.checkpoint.is_file():
+            resume = load_checkpoint(folder.checkpoint, config, sizes)
+            say(f"Resuming from {folder.checkpoint} after epoch {resume.epoch}")
+        else:
+            say(f"No checkpoint in {args.out} yet: starting from epoch 1")
+    bar = ProgressBar(config.epochs, enabled=not args.quiet)
+
+    def after_epoch(progress):
+        bar.close()
+        k, history = progress.epoch, progress.history
+        say(iteration_line(k, history.loss[-1]), flush=True)
+        if folder and (k % args.checkpoint_every == 0 or k == config.epochs or history.stopped):
+            try:
+                save_checkpoint(folder.checkpoint, progress, config, sizes)
+            except OSError as e:
+                raise JaxannError(f"cannot write {folder.checkpoint}: {e.strerror or e}") from None
+        bar.update(k, f"epoch {k}/{config.epochs} loss {history.loss[-1]:.5f} "
+                      f"eta {history.seconds[-1] * (config.epochs - k):5.1f}s")
+
+    try:
+        result = fit(config, data.x_train, data.y_train, n_out=data.n_classes, resume=resume,
+                     callback=after_epoch, devices=args.devices)
+    except FloatingPointError as e:  # raised by --debug-nans
+        raise TrainingDiverged(f"--debug-nans: {str(e).splitlines()[0]}") from None
+    finally:
+        bar.close()
+    history = result.history
+    if result.diverged:
+        kept = (f"; the last finite checkpoint (epoch {result.progress.epoch}) is {folder.checkpoint}"
+                if folder and folder.checkpoint.is_file() else "")
+        raise TrainingDiverged(f"training diverged: {history.stopped}{kept}; lower the learning rate (--lr)")
+    if history.stopped:
+        say(f"Stopped after {len(history.loss)} epochs: {history.stopped}")
+    train_acc = accuracy(result.params, data.x_train, data.y_train, config.activation)
+    test_acc = accuracy(result.params, data.x_test, data.y_test, config.activation)
+    print(f"Training set score: {train_acc:f}")
+    print(f"Test set score: {test_acc:f}")
+    run_metrics = metrics(
+        config, history, train_accuracy=train_acc, test_accuracy=test_acc, fit_seconds=result.fit_seconds,
+        compile_seconds=result.compile_seconds, devices=args.devices,
+        dataset={"name": data.name, "source": data.source, "n_train": len(data.x_train),
+                 "n_test": len(data.x_test), "sizes": sizes})
+    if args.metrics:
+        write_json(args.metrics, run_metrics)
+    if folder:
+        folder.save(result.params, run_metrics, history)
+    return 0
+
+

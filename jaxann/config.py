@@ -1,0 +1,130 @@
+"""`TrainConfig`: everything that defines a training run, its validation and its dict form.
+
+Each field says, in its metadata, which part of training reads it:
+
+    program  the compiled epoch is built from it (architecture, optimizer kind, gradient
+             source, batch size, dtype): a new value needs a new program
+    input    a number the compiled epoch reads from its arguments (learning rate, momentum,
+             Adam's betas and eps, alpha): a new value reuses the program
+    loop     read only by the host loop between epochs (epochs, seed, stopping rule,
+             schedule, shuffling, initialisation)
+
+`program_config()` keeps the program fields and resets the others to their defaults; the
+cache of compiled epochs is keyed by it, so a field is part of the key unless it says
+otherwise, and nothing can be left out of the key by hand.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+
+import jax
+
+from jaxann.activations import ACTIVATIONS
+from jaxann.errors import JaxannError
+from jaxann.losses import LOSSES
+from jaxann.network import INITS
+
+OPTIMIZERS = ("sgd", "adam")
+LR_SCHEDULES = ("constant", "invscaling", "adaptive")
+GRADS = ("autodiff", "backprop")
+DTYPES = ("float32", "float64")
+
+
+def _input(default):
+    return field(default=default, metadata={"read_by": "input"})
+
+
+def _loop(default):
+    return field(default=default, metadata={"read_by": "loop"})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run; the defaults are the lecture's configuration (784-50-10 on MNIST).
+
+    hidden: the hidden layers' sizes n_1 .. n_{L-1}.
+    batch_size: rows per mini-batch; 1 = online, None = full batch (all n rows).
+    lr_schedule (sgd only), scikit-learn's: "constant"; "invscaling", lr / (s + 1) ** power_t
+        after each epoch, s = samples seen; "adaptive", lr / 5 each time the stopping rule
+        trips, stopping only once lr <= 1e-6.
+    tol, n_iter_no_change: scikit-learn's stopping rule. Without a validation set: stop once
+        the epoch loss has failed to fall below (best loss - tol) more than n_iter_no_change
+        epochs running. With one (validation_fraction > 0, or given to `fit`): the same on
+        the validation score (not above best + tol), and the best parameters are kept.
+    """
+
+    hidden: tuple = (50,)
+    activation: str = "relu"
+    loss: str = "cross_entropy"
+    optimizer: str = "sgd"
+    lr: float = _input(0.1)
+    lr_schedule: str = _loop("constant")
+    power_t: float = _loop(0.5)
+    momentum: float = _input(0.9)
+    nesterov: bool = True
+    beta1: float = _input(0.9)
+    beta2: float = _input(0.999)
+    epsilon: float = _input(1e-8)
+    alpha: float = _input(1e-4)
+    batch_size: int | None = 200
+    epochs: int = _loop(10)
+    seed: int = _loop(1)
+    grad: str = "autodiff"
+    tol: float = _loop(1e-4)
+    n_iter_no_change: int = _loop(10)
+    validation_fraction: float = _loop(0.0)
+    shuffle: bool = _loop(True)
+    init: str = _loop("glorot_uniform")
+    dtype: str = "float32"
+
+    def validate(self) -> "TrainConfig":
+        """self, or JaxannError naming the first setting out of range."""
+        def need(ok, what):
+            if not ok:
+                raise JaxannError(what)
+
+        for name, value, table in (("activation", self.activation, ACTIVATIONS), ("loss", self.loss, LOSSES),
+                                   ("optimizer", self.optimizer, OPTIMIZERS), ("grad", self.grad, GRADS),
+                                   ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
+                                   ("init", self.init, INITS), ("dtype", self.dtype, DTYPES)):
+            need(value in table, f"unknown {name} {value!r}; expected one of: {', '.join(table)}")
+        need(all(isinstance(h, int) and h > 0 for h in self.hidden),
+             f"hidden layer sizes {list(self.hidden)} must be positive integers")
+        need(math.isfinite(self.lr) and self.lr > 0, f"learning rate {self.lr} must be a positive number")
+        need(math.isfinite(self.power_t) and self.power_t >= 0, f"power_t {self.power_t} must be a number >= 0")
+        need(0 <= self.momentum <= 1, f"momentum {self.momentum} must be in [0, 1]")
+        need(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, f"beta1, beta2 = {self.beta1}, {self.beta2} must be in [0, 1)")
+        need(self.epsilon > 0, f"epsilon {self.epsilon} must be positive")
+        need(math.isfinite(self.alpha) and self.alpha >= 0, f"alpha {self.alpha} must be a number >= 0")
+        need(self.batch_size is None or (isinstance(self.batch_size, int) and self.batch_size > 0),
+             f"batch size {self.batch_size} must be a positive integer (or full)")
+        need(isinstance(self.epochs, int) and self.epochs > 0, f"epochs {self.epochs} must be a positive integer")
+        need(self.tol >= 0, f"tol {self.tol} must be >= 0")
+        need(self.n_iter_no_change > 0, f"n_iter_no_change {self.n_iter_no_change} must be a positive integer")
+        need(0 <= self.validation_fraction < 1, f"validation fraction {self.validation_fraction} must be in [0, 1)")
+        if self.dtype == "float64" and not jax.config.jax_enable_x64:
+            raise JaxannError("dtype float64 needs jax_enable_x64: jax.config.update('jax_enable_x64', True)")
+        return self
+
+    def sizes(self, n_in: int, n_out: int) -> list[int]:
+        """The layer sizes [n_0, n_1, ..., n_L] for n_in inputs and n_out outputs."""
+        return [n_in, *self.hidden, n_out]
+
+    def batch_rows(self, n: int) -> int:
+        """Rows per batch on n rows: batch_size, at most n (None: all n)."""
+        return min(self.batch_size or n, n)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (hidden as a list): the form metrics and checkpoints store."""
+        return asdict(self) | {"hidden": list(self.hidden)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """The config `to_dict` wrote (unknown keys refused by the constructor)."""
+        return cls(**{**values, "hidden": tuple(values.get("hidden", cls.hidden))})
+
+    def program_config(self) -> "TrainConfig":
+        """This config with every field that is not a program field reset to its default."""
+        return replace(self, **{f.name: f.default for f in fields(self) if f.metadata.get("read_by")})

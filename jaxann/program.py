@@ -1,0 +1,202 @@
+"""The compiled training program: optimizer, step, epoch, and the programs kept for reuse.
+
+    optimizer = make_optimizer(config)             optax, hyperparameters as inputs
+    step      = make_step(optimizer, config)       (state, batch) -> (state, metrics)
+    epoch     = make_epoch(step, rows, n)          one `jax.lax.scan` over the batches
+    compiled_epoch(config, n, args)                that epoch compiled, kept for the next
+                                                   fit that needs the same program
+
+`step` is a pure function of a `TrainState` and one batch (x rows, target rows t, sample
+weights); its gradient comes from `jax.grad` (grad="autodiff") or from the explicit delta
+recursion (grad="backprop"), through the same code. `epoch(state, x, t, sample_weight,
+order)` takes the data as arguments (never closed over, so they are not baked into the
+program) and the epoch's row order; it pads the last, partial batch to full size with
+rows of weight 0, so every batch has one shape, one program serves every epoch, and no
+sample is dropped. Nothing in an epoch reads a value back to the host.
+
+The epoch loss is scikit-learn's: sum(C_batch rows_batch) / n, each batch cost including
+its L2 term alpha / (2 m) ||W||^2.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxann import optimizers
+from jaxann.backprop import value_and_backprop
+from jaxann.config import TrainConfig
+from jaxann.network import objective
+
+
+class TrainState(NamedTuple):
+    """What a step changes: the parameters, the optimizer's state, and alpha (an input, so
+    a new L2 strength needs no new compilation and can be vmapped over)."""
+
+    params: tuple
+    opt_state: optax.OptState
+    alpha: jax.Array
+
+
+class Metrics(NamedTuple):
+    loss: jax.Array  # the cost C, including its L2 term
+    correct: jax.Array  # weight of the rows whose argmax a^L is the target's argmax
+    m: jax.Array  # weight of the real (unpadded) rows
+
+
+def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    """SGD (momentum, Nesterov) or Adam in scikit-learn's forms (`jaxann.optimizers`).
+
+    `optax.inject_hyperparams` keeps the learning rate (and momentum, betas, eps) in the
+    optimizer state rather than in the compiled program: a schedule changes it between
+    epochs (`set_learning_rate`) without a new compilation, and models with different
+    values can be vmapped together. SGD with momentum 0 is plain SGD.
+    """
+    dtype = jnp.dtype(config.dtype)
+    if config.optimizer == "sgd":
+        return optax.inject_hyperparams(optimizers.sgd, static_args=("nesterov",), hyperparam_dtype=dtype)(
+            learning_rate=config.lr, momentum=config.momentum, nesterov=config.nesterov)
+    return optax.inject_hyperparams(optimizers.adam, hyperparam_dtype=dtype)(
+        learning_rate=config.lr, b1=config.beta1, b2=config.beta2, eps=config.epsilon)
+
+
+def init_state(config: TrainConfig, params) -> TrainState:
+    """params (cast to config.dtype), a fresh optimizer state and alpha."""
+    dtype = jnp.dtype(config.dtype)
+    params = jax.tree.map(lambda a: jnp.asarray(a, dtype), params)
+    return TrainState(params, make_optimizer(config).init(params), jnp.asarray(config.alpha, dtype))
+
+
+def learning_rate(state: TrainState):
+    """The current learning rate (an array: one per model for a vmapped state)."""
+    return state.opt_state.hyperparams["learning_rate"]
+
+
+def set_learning_rate(state: TrainState, lr) -> TrainState:
+    """The state with a new learning rate (an input of the compiled step: no recompilation)."""
+    hyper = state.opt_state.hyperparams
+    hyper = {**hyper, "learning_rate": jnp.asarray(lr, hyper["learning_rate"].dtype)}
+    return state._replace(opt_state=state.opt_state._replace(hyperparams=hyper))
+
+
+def _autodiff(params, x, t, sample_weight, activation, loss, alpha):
+    return jax.value_and_grad(objective, has_aux=True)(params, x, t, sample_weight, activation, loss, alpha)
+
+
+GRADIENTS = {"autodiff": _autodiff, "backprop": value_and_backprop}
+
+
+def make_step(optimizer: optax.GradientTransformation, config: TrainConfig) -> Callable:
+    """One gradient-descent step: (TrainState, (x, t, sample_weight)) -> (TrainState, Metrics)."""
+    value_and_grad = GRADIENTS[config.grad]
+    activation, loss = config.activation, config.loss
+
+    def step(state: TrainState, batch):
+        x, t, sample_weight = batch
+        (C, a_L), g = value_and_grad(state.params, x, t, sample_weight, activation, loss, state.alpha)
+        updates, opt_state = optimizer.update(g, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        correct = jnp.sum(sample_weight * (jnp.argmax(a_L, axis=-1) == jnp.argmax(t, axis=-1)))
+        return TrainState(params, opt_state, state.alpha), Metrics(C, correct, jnp.sum(sample_weight))
+
+    return step
+
+
+def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callable:
+    """One epoch as one `jax.lax.scan`: (state, x, t, sample_weight, order) -> (state, Metrics).
+
+    sample_weight (n,) holds the rows' weights, or is None: every row counts once (a program
+    of its own, with no weights to read); order (n,) is the epoch's row order. The rows are
+    cut into ceil(n / rows) batches; the last is padded with weight-0 rows, so its mean and
+    L2 term use its real size (its weight sum). The epoch's Metrics, as scikit-learn counts
+    them: loss = sum(C_batch rows_batch) / n, correct = the weight of the rows right,
+    m = the weight of all rows (n when unweighted).
+    batch_sharding: where each batch's rows go (data parallelism: split over a mesh's
+    'data' axis; XLA then sums the gradient across devices).
+    """
+    n_batches = -(-n // rows)
+    pad = n_batches * rows - n
+
+    def epoch(state, x, t, sample_weight, order):
+        idx = jnp.concatenate([order, jnp.zeros(pad, order.dtype)]).reshape(n_batches, rows)
+        real = jnp.concatenate([jnp.ones(n, x.dtype), jnp.zeros(pad, x.dtype)]).reshape(n_batches, rows)
+
+        def body(state, batch):
+            idx, real = batch
+            weight = real if sample_weight is None else sample_weight[idx] * real
+            batch = (x[idx], t[idx], weight)
+            if batch_sharding is not None:
+                batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+            return step(state, batch)
+
+        state, per_batch = jax.lax.scan(body, state, (idx, real))
+        loss = jnp.sum(per_batch.loss * jnp.sum(real, axis=1)) / n
+        return state, Metrics(loss, jnp.sum(per_batch.correct), jnp.sum(per_batch.m))
+
+    return epoch
+
+
+def epoch_function(config: TrainConfig, n: int, batch_sharding=None) -> Callable:
+    """The epoch of config's program on n rows (`make_epoch` over `make_step`), not compiled.
+
+    Built from `config.program_config()` alone: the numbers that are inputs (learning
+    rate, momentum, betas, eps, alpha) come from the state, never from config.
+    """
+    program = config.program_config()
+    step = make_step(make_optimizer(program), program)
+    return make_epoch(step, config.batch_rows(n), n, batch_sharding)
+
+
+# compiled epochs, newest last; the oldest goes when there are more than COMPILED_KEPT
+_COMPILED: OrderedDict = OrderedDict()
+_COMPILED_LOCK = threading.Lock()  # fits may run in threads (joblib's threading backend)
+COMPILED_KEPT = 16
+
+
+def forget_compiled_epochs() -> None:
+    """Drop every kept compiled epoch: the next fit compiles afresh (benchmarks time that)."""
+    with _COMPILED_LOCK:
+        _COMPILED.clear()
+
+
+def compiled_epoch(config: TrainConfig, n: int, args: tuple, batch_sharding=None, models: bool = False):
+    """`epoch_function` compiled for args = (state, x, t, sample_weight, order), or vmapped
+    over models (state and order with a leading model axis); kept and reused.
+
+    The key is everything the program is built from: `config.program_config()` with its
+    batch size resolved for n, n, the batch placement, whether it is vmapped, and the
+    arguments' tree, shapes, dtypes and placements. Fits that differ only in input or loop
+    settings (learning rate, alpha, seed, epochs, ...) or in the data's values reuse one
+    program. Returns (compiled epoch, seconds spent compiling: 0 when it was kept).
+    """
+    program = replace(config.program_config(), batch_size=config.batch_rows(n))
+    leaves = jax.tree.leaves(args)
+    key = (program, n, batch_sharding, models, jax.tree.structure(args),
+           tuple((jax.typeof(a), getattr(a, "sharding", None)) for a in leaves))
+    with _COMPILED_LOCK:
+        if key in _COMPILED:
+            _COMPILED.move_to_end(key)
+            return _COMPILED[key], 0.0
+    t0 = time.perf_counter()
+    epoch = epoch_function(program, n, batch_sharding)
+    if models:
+        epoch = jax.vmap(epoch, in_axes=(0, None, None, None, 0))
+    compiled = jax.jit(epoch).lower(*args).compile()
+    with _COMPILED_LOCK:
+        _COMPILED[key] = compiled
+        if len(_COMPILED) > COMPILED_KEPT:
+            _COMPILED.popitem(last=False)
+    return compiled, time.perf_counter() - t0
+
+
+@jax.jit
+def all_finite(tree) -> jax.Array:
+    """True when every entry of every leaf is finite (one device value)."""
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(tree)]))

@@ -1,0 +1,84 @@
+"""The decisions taken between epochs: scikit-learn's stopping rule and learning-rate schedules.
+
+Both are small immutable objects that `jaxann.train.fit` and `jaxann.sweep` consult after
+each epoch; neither runs on the device.
+
+    stopping = stopping.after_epoch(loss, tol)                   no validation set
+    stopping = stopping.after_epoch(loss, tol, score, params)    with one
+    state, stop, stopping, new_lr = schedule.after_epoch(state, samples_seen, stopping, n_iter_no_change)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from jaxann.config import TrainConfig
+from jaxann.program import TrainState, learning_rate, set_learning_rate
+
+MIN_ADAPTIVE_LR = 1e-6  # 'adaptive' stops once the rate is this small
+
+
+@dataclass(frozen=True)
+class Stopping:
+    """The stopping rule's memory, carried from epoch to epoch (and over resumed runs).
+
+    Without a validation set an epoch improves when its loss falls below best_loss - tol;
+    with one, when its score rises above best_score + tol (and the best epoch's parameters
+    are kept). no_improvement counts the epochs running that did not improve.
+    """
+
+    best_loss: float = math.inf
+    best_score: float = -math.inf
+    best_params: tuple | None = None
+    no_improvement: int = 0
+
+    def after_epoch(self, loss: float, tol: float, score: float | None = None, params=None) -> "Stopping":
+        if score is None:
+            worse = loss > self.best_loss - tol
+            return replace(self, best_loss=min(self.best_loss, loss),
+                           no_improvement=self.no_improvement + 1 if worse else 0)
+        worse = score < self.best_score + tol
+        best = score > self.best_score
+        return replace(self, best_score=score if best else self.best_score,
+                       best_params=params if best else self.best_params,
+                       no_improvement=self.no_improvement + 1 if worse else 0)
+
+    def trips(self, n_iter_no_change: int) -> bool:
+        return self.no_improvement > n_iter_no_change
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """scikit-learn's learning-rate schedules (sgd only; Adam keeps its rate constant).
+
+    constant:   lr stays lr0
+    invscaling: lr = lr0 / (s + 1) ** power_t after each epoch, s = samples seen so far
+    adaptive:   when the stopping rule trips, lr / 5 and the count starts again, until
+                lr <= 1e-6, when training stops
+    lr0 may be an array (one rate per model of a sweep, whose state has a model axis).
+    """
+
+    kind: str
+    lr0: float | np.ndarray
+    power_t: float
+
+    @classmethod
+    def of(cls, config: TrainConfig, lr0=None) -> "Schedule":
+        kind = config.lr_schedule if config.optimizer == "sgd" else "constant"
+        return cls(kind, config.lr if lr0 is None else lr0, config.power_t)
+
+    def after_epoch(self, state: TrainState, samples_seen: int, stopping: Stopping, n_iter_no_change: int):
+        """(state with its next learning rate, whether to stop, the stopping memory, the new
+        rate when 'adaptive' changed it, else None) after an epoch."""
+        if self.kind == "invscaling":
+            state = set_learning_rate(state, self.lr0 / (samples_seen + 1) ** self.power_t)
+        stop = stopping.trips(n_iter_no_change)
+        if stop and self.kind == "adaptive":
+            lr = float(learning_rate(state))
+            if lr > MIN_ADAPTIVE_LR:
+                state = set_learning_rate(state, lr / 5)
+                return state, False, replace(stopping, no_improvement=0), float(learning_rate(state))
+        return state, stop, stopping, None

@@ -1,0 +1,103 @@
+"""The run folder that `jaxann train --out DIR` writes, and the metrics schema.
+
+    DIR/checkpoint.npz   during training: the run's Progress (`jaxann.checkpoint`)
+    DIR/params.npz       after training: the parameters (`jaxann.checkpoint.save_params`)
+    DIR/metrics.json     after training: `metrics(...)`, read back by `read_metrics`
+    DIR/loss_curve.png   after training: the loss curve
+
+This module is the one owner of that layout and of the metrics' keys: the command line
+writes through it, `jaxann plot history` reads through it. Every file is written by
+`jaxann.files.atomic_write`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jaxann.checkpoint import save_params
+from jaxann.config import TrainConfig
+from jaxann.errors import JaxannError
+from jaxann.files import atomic_write, remove_leftovers
+from jaxann.loop import History
+from jaxann.placement import device_name
+
+CHECKPOINT, PARAMS, METRICS, LOSS_CURVE = "checkpoint.npz", "params.npz", "metrics.json", "loss_curve.png"
+
+
+def metrics(config: TrainConfig, history: History, *, train_accuracy: float, test_accuracy: float,
+            fit_seconds: float, compile_seconds: float, **extra) -> dict:
+    """A run's metrics, as `--metrics FILE` and DIR/metrics.json hold them (extra keys after
+    the common ones: the data set, the number of devices, a sweep member's settings)."""
+    return {
+        "train_accuracy": train_accuracy,
+        "test_accuracy": test_accuracy,
+        "loss_curve": history.loss,
+        "fit_seconds": fit_seconds,
+        "compile_seconds": compile_seconds,
+        "device": device_name(),
+        "config": config.to_dict(),
+        **extra,
+        "n_iter": len(history.loss),
+        "history": history.to_dict(),
+    }
+
+
+def write_json(path, obj) -> None:
+    """obj as indented JSON at path; a path that cannot be written is a JaxannError."""
+    try:
+        atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
+    except OSError as e:
+        raise JaxannError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def save_figure(path, draw) -> None:
+    """draw() -> a matplotlib Figure, saved to path as PNG (Agg backend), then closed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = draw()
+    try:
+        fig.savefig(path, dpi=100)
+    except OSError as e:
+        raise JaxannError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        plt.close(fig)
+
+
+class RunFolder:
+    """The folder of one `jaxann train --out DIR` run."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.checkpoint = self.path / CHECKPOINT
+
+    def remove_leftovers(self) -> list[Path]:
+        """Delete the temporaries that a run killed while writing its files left behind."""
+        return [leftover for name in (CHECKPOINT, PARAMS, METRICS) for leftover in remove_leftovers(self.path / name)]
+
+    def save(self, params, run_metrics: dict, history: History) -> None:
+        """The finished run's parameters, metrics and loss-curve figure."""
+        from jaxann.plots import loss_curve
+
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            save_params(self.path / PARAMS, params)
+        except OSError as e:
+            raise JaxannError(f"cannot write to {self.path}: {e.strerror or e}") from None
+        write_json(self.path / METRICS, run_metrics)
+        save_figure(self.path / LOSS_CURVE, lambda: loss_curve(history).figure)
+
+    def read_metrics(self) -> dict:
+        """DIR/metrics.json, its history in today's keys (older runs called the validation
+        scores 'validation_accuracy'); JaxannError when it is missing or not a run's."""
+        path = self.path / METRICS
+        try:
+            values = json.loads(path.read_text())
+            values["history"] = History.from_dict(values["history"]).to_dict()
+            values["config"]["lr"], values["test_accuracy"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise JaxannError(f"{path}: not the metrics of a `jaxann train --out` run ({e})") from None
+        return values

@@ -1,0 +1,80 @@
+"""`jaxann train` (and the command line's error handling), run as a user runs it."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from jaxann.checkpoint import load_params
+from jaxann.cli import main
+from jaxann.data import load
+from jaxann.predict import accuracy
+
+
+def test_train_writes_metrics_params_and_loss_curve(tmp_path, capsys):
+    metrics_file, out = tmp_path / "m.json", tmp_path / "run"
+    code = main(["train", "--epochs", "3", "--hidden", "20,10", "--batch-size", "full", "--lr", "0.5",
+                 "--metrics", str(metrics_file), "--out", str(out)])
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split(",")[0] for ln in lines if ln.startswith("Iteration")] == [
+        "Iteration 1", "Iteration 2", "Iteration 3"]
+    assert lines[-2].startswith("Training set score: ") and lines[-1].startswith("Test set score: ")
+    metrics = json.loads(metrics_file.read_text())
+    for key in ("train_accuracy", "test_accuracy", "loss_curve", "fit_seconds", "compile_seconds",
+                "device", "config"):
+        assert key in metrics
+    assert len(metrics["loss_curve"]) == 3 and metrics["config"]["hidden"] == [20, 10]
+    assert metrics["config"]["batch_size"] is None
+    # the printed score is the metric, and the saved parameters reproduce it
+    assert lines[-1] == f"Test set score: {metrics['test_accuracy']:f}"
+    params = load_params(out / "params.npz")
+    assert [layer["W"].shape for layer in params] == [(64, 20), (20, 10), (10, 10)]
+    d = load("digits")
+    assert accuracy(params, d.x_test, d.y_test) == metrics["test_accuracy"]
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+    assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_quiet_prints_only_the_scores(capsys):
+    assert main(["train", "--epochs", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and out[0].startswith("Training set score")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--hidden", "50,x"], "argument --hidden: '50,x' is not a comma-separated list"),
+    (["--batch-size", "0"], "argument --batch-size: '0' is not a positive integer or 'full'"),
+    (["--epochs", "-1"], "argument --epochs: '-1' is not a positive integer"),
+    (["--lr", "0"], "learning rate 0.0 must be a positive number"),
+    (["--momentum", "1.5"], "momentum 1.5 must be in [0, 1]"),
+    (["--dataset", "mnist", "--data-dir", "/no/such/folder"], "data directory /no/such/folder does not exist"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    r = subprocess.run([sys.executable, "-m", "jaxann", "train", *args], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in r.stderr
+
+
+def test_help_loads_neither_scikit_learn_nor_matplotlib():
+    code = ("import sys; from jaxann.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('sklearn', 'matplotlib') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
+
+
+def test_an_older_run_folder_still_draws_its_history(tmp_path):
+    # runs written before the rename called the validation scores 'validation_accuracy'
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "2", "--hidden", "8", "--quiet", "--validation-fraction", "0.2",
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    scores = metrics["history"]["validation_score"]
+    assert len(scores) == 2 and len(metrics["history"]["train_accuracy"]) == 2
+    metrics["history"]["validation_accuracy"] = metrics["history"].pop("validation_score")
+    (out / "metrics.json").write_text(json.dumps(metrics))
+    from jaxann.runs import RunFolder
+    assert RunFolder(out).read_metrics()["history"]["validation_score"] == scores
+    assert main(["plot", "history", "--run-dir", str(out), "--out", str(tmp_path / "h.png")]) == 0

@@ -1,0 +1,51 @@
+"""`jaxann.inputs`: the checks of x, y and sample weights, and the validation split."""
+
+import re
+
+import numpy as np
+import pytest
+
+import jaxann
+from jaxann.config import TrainConfig
+from jaxann.inputs import split_validation
+from jaxann.loop import fit
+
+
+def small_problem(n=10, n_in=3, n_out=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, n_in)), rng.integers(0, n_out, size=n)
+
+
+@pytest.mark.parametrize("w, message", [
+    (np.ones(5), "sample_weight has shape (5,)"),
+    (np.r_[np.ones(11), np.nan], "expected finite weights >= 0, some > 0"),
+    (np.r_[np.ones(11), -1.0], "expected finite weights >= 0, some > 0"),
+    (np.zeros(12), "expected finite weights >= 0, some > 0"),
+])
+def test_bad_sample_weights_are_refused(w, message):
+    x, y = small_problem(n=12)
+    with pytest.raises(jaxann.JaxannError, match=re.escape(message)):
+        fit(TrainConfig(hidden=(3,), epochs=1), x, y, sample_weight=w)
+
+
+@pytest.mark.parametrize("x,y,message", [
+    (np.zeros((0, 3)), np.zeros(0, int), r"x has shape \(0, 3\)"),
+    (np.full((4, 3), np.nan), np.zeros(4, int), "x holds NaN"),
+    (np.zeros((4, 3)), np.zeros(5, int), r"y has shape \(5,\); expected \(4,\)"),
+    (np.zeros((4, 3)), np.array([0, 1, -1, 0]), "labels y include -1"),
+    (np.zeros((4, 3)), np.array([0.5, 1, 0, 0]), "labels y have dtype float64; expected integer"),
+])
+def test_bad_data_is_refused(x, y, message):
+    with pytest.raises(jaxann.JaxannError, match=message):
+        fit(TrainConfig(), x, y)
+
+
+def test_split_validation_keeps_rows_labels_and_weights_together():
+    x = np.arange(40.0).reshape(20, 2)
+    y = np.arange(20) % 2
+    w = np.arange(20.0)
+    x_fit, x_val, y_fit, y_val, w_fit, w_val = split_validation(x, y, w, 0.25, 0, stratify=y)
+    assert len(x_val) == 5 and len(x_fit) == 15
+    np.testing.assert_array_equal(x_val[:, 0] / 2, w_val)  # row i holds 2i, 2i+1 and weight i
+    np.testing.assert_array_equal(y_val, w_val.astype(int) % 2)
+    assert split_validation(x, y, None, 0.25, 0)[4:] == (None, None)

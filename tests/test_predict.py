@@ -1,0 +1,39 @@
+"""`jaxann.predict`: outputs that do not depend on a row's position, accuracy."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxann.network import forward, init_mlp
+from jaxann.predict import accuracy, outputs
+
+
+@pytest.mark.parametrize("m", [1, 7, 30, 37, 100, 203])
+def test_outputs_of_shuffled_rows_are_the_shuffled_outputs_exactly(m):
+    # float32: the plain forward pass gives rows in the last m % 8 other last bits
+    # (measured up to 3e-7 relative); outputs() must not, so the comparison is ==
+    rng = np.random.default_rng(m)
+    x = rng.normal(size=(m, 64)).astype(np.float32)
+    params = init_mlp(jax.random.key(m), [64, 50, 3])
+    perm = rng.permutation(m)
+    a = outputs(params, x, "relu")
+    assert a.shape == (m, 3) and a.dtype == np.float32
+    np.testing.assert_array_equal(a[perm], outputs(params, x[perm], "relu"))
+    np.testing.assert_allclose(a, forward(params, x, "relu"), rtol=1e-6, atol=1e-7)  # the same a^L
+
+
+def test_weighted_accuracy():
+    params = ({"W": jnp.array([[1.0, -1.0]]), "b": jnp.zeros(2)},)
+    x, y = np.array([[1.0], [-1.0], [2.0]]), np.array([0, 0, 1])  # predicted 0, 1, 0
+    assert accuracy(params, x, y, "identity") == pytest.approx(1 / 3)
+    assert accuracy(params, x, y, "identity", sample_weight=[3, 1, 0]) == pytest.approx(3 / 4)
+
+
+def test_outputs_through_the_links():
+    params = init_mlp(jax.random.key(1), [4, 3, 5])
+    x = np.random.default_rng(0).normal(size=(9, 4)).astype(np.float32)
+    a_L = outputs(params, x, "relu")
+    p = outputs(params, x, "relu", link="softmax")
+    np.testing.assert_allclose(p, np.exp(a_L) / np.exp(a_L).sum(axis=1, keepdims=True), rtol=1e-6)
+    np.testing.assert_allclose(outputs(params, x, "relu", link="logistic"), 1 / (1 + np.exp(-a_L)), rtol=1e-6)

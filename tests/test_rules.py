@@ -1,0 +1,69 @@
+"""`jaxann.rules`: scikit-learn's stopping rule and learning-rate schedules, step by step."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxann.config import TrainConfig
+from jaxann.network import init_mlp
+from jaxann.program import init_state, learning_rate
+from jaxann.rules import Schedule, Stopping
+
+
+def test_loss_rule_counts_epochs_that_fail_to_beat_the_best_by_tol():
+    s = Stopping()
+    counts = []
+    for loss in (1.0, 0.95, 0.949, 0.90, 0.91):  # tol 0.01: 0.949 and 0.91 do not improve enough
+        s = s.after_epoch(loss, tol=0.01)
+        counts.append(s.no_improvement)
+    assert counts == [0, 0, 1, 0, 1] and s.best_loss == 0.90
+    assert not s.trips(1) and s.after_epoch(0.92, tol=0.01).trips(1)  # 2 > 1
+
+
+def test_score_rule_keeps_the_best_parameters():
+    s = Stopping()
+    for score, params in ((0.5, "a"), (0.7, "b"), (0.69, "c"), (0.705, "d")):
+        s = s.after_epoch(loss=1.0, tol=0.01, score=score, params=params)
+    # 0.705 is a new best (kept) but not better by more than tol: it counts as no improvement
+    assert (s.best_score, s.best_params, s.no_improvement) == (0.705, "d", 2)
+    assert s.best_loss == math.inf  # the loss is not what this rule watches
+
+
+def state(config):
+    return init_state(config, init_mlp(jax.random.key(0), [2, 3, 2]))
+
+
+def test_invscaling_sets_lr0_over_samples_seen_to_the_power_t():
+    config = TrainConfig(lr=0.5, lr_schedule="invscaling", power_t=0.5)
+    new, stop, _, changed = Schedule.of(config).after_epoch(state(config), 99, Stopping(), 10)
+    assert float(learning_rate(new)) == pytest.approx(0.5 / 10)  # (99 + 1) ** 0.5 = 10
+    assert not stop and changed is None
+
+
+def test_adaptive_divides_by_five_until_the_floor_then_stops():
+    config = TrainConfig(lr=1e-5, lr_schedule="adaptive")
+    tripped = Stopping(no_improvement=3)
+    schedule = Schedule.of(config)
+    new, stop, stopping, changed = schedule.after_epoch(state(config), 0, tripped, 2)
+    assert not stop and stopping.no_improvement == 0 and changed == pytest.approx(2e-6)
+    # at 2e-6 one more division: 4e-7 <= 1e-6; a rate at the floor stops instead
+    new, stop, _, _ = schedule.after_epoch(new, 0, tripped, 2)
+    assert not stop and float(learning_rate(new)) == pytest.approx(4e-7)
+    _, stop, _, changed = schedule.after_epoch(new, 0, tripped, 2)
+    assert stop and changed is None
+
+
+def test_adam_ignores_the_sgd_schedules():
+    config = TrainConfig(optimizer="adam", lr=0.01, lr_schedule="invscaling")
+    new, _, _, _ = Schedule.of(config).after_epoch(state(config), 1000, Stopping(), 10)
+    assert float(learning_rate(new)) == pytest.approx(0.01)
+
+
+def test_a_sweep_schedule_sets_one_rate_per_model():
+    config = TrainConfig(lr_schedule="invscaling", power_t=1.0)
+    states = jax.tree.map(lambda *a: jnp.stack(a), state(config), state(config))
+    new, _, _, _ = Schedule.of(config, lr0=np.array([0.1, 0.3])).after_epoch(states, 1, Stopping(), 10)
+    np.testing.assert_allclose(learning_rate(new), [0.05, 0.15], rtol=1e-6)
