@@ -61,15 +61,14 @@ def value_and_backprop(params, x, t, sample_weight, activation: str, loss: str, 
     activations, ds = jax.vmap(deltas, in_axes=(None, 0, 0, None, None))(
         params, x, t, activation, loss
     )
-    s = sample_weight
-    M = jnp.sum(s)
+    M = jnp.sum(sample_weight)
     a_L = activations[-1]
-    C = batch_cost(params, a_L, t, s, loss, alpha)
+    C = batch_cost(params, a_L, t, sample_weight, loss, alpha)
     grads = tuple(
         {
-            # 1/M sum_i s_i a_i^{l-1} (delta_i^l)^T + alpha / M W^l
-            "W": (a_prev.T @ (delta * s[:, None])) / M + (alpha / M) * layer["W"],
-            "b": (s @ delta) / M,
+            # 1/M sum_i sample_weight_i a_i^{l-1} (delta_i^l)^T + alpha / M W^l
+            "W": (a_prev.T @ (delta * sample_weight[:, None])) / M + (alpha / M) * layer["W"],
+            "b": (sample_weight @ delta) / M,
         }
         for layer, a_prev, delta in zip(params, activations, ds)
     )

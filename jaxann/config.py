@@ -46,8 +46,8 @@ class TrainConfig:
 
     hidden: the hidden layers' sizes n_1 .. n_{L-1}.
     batch_size: rows per mini-batch; 1 = online, None = full batch (all n rows).
-    lr_schedule (sgd only), scikit-learn's: "constant"; "invscaling", lr / (s + 1) ** power_t
-        after each epoch, s = samples seen; "adaptive", lr / 5 each time the stopping rule
+    lr_schedule (sgd only), scikit-learn's: "constant"; "invscaling", lr / (samples seen + 1)
+        ** power_t after each epoch; "adaptive", lr / 5 each time the stopping rule
         trips, stopping only once lr <= 1e-6.
     tol, n_iter_no_change: scikit-learn's stopping rule. Without a validation set: stop once
         the epoch loss has failed to fall below (best loss - tol) more than n_iter_no_change

@@ -13,7 +13,6 @@ epoch's to `callback`.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
@@ -29,7 +28,7 @@ from jaxann.network import init_mlp
 from jaxann.placement import Placement
 from jaxann.predict import accuracy
 from jaxann.program import TrainState, all_finite, compiled_epoch, epoch_function, init_state
-from jaxann.rules import Schedule, Stopping
+from jaxann.rules import Schedule, Stopping, divergence
 
 
 @dataclass
@@ -52,8 +51,8 @@ class History:
 
     @classmethod
     def from_dict(cls, values: dict) -> "History":
-        """The history `to_dict` wrote; files written before the rename call the validation
-        scores 'validation_accuracy'."""
+        """The history `to_dict` wrote; also reads the key 'validation_accuracy', which older
+        run folders and checkpoints use for the validation scores."""
         values = dict(values)
         if "validation_accuracy" in values:
             values["validation_score"] = values.pop("validation_accuracy")
@@ -134,7 +133,8 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=No
     """Train a network on rows x (n, n_0) with labels (n,) or targets (n, n_out).
 
     sample_weight (n,): each row's weight in the cost, scikit-learn's way: a batch's cost
-        is sum_i s_i e_i / sum_i s_i + alpha / (2 sum_i s_i) sum_l ||W^l||^2. The epoch loss
+        is a weighted mean of the e_i, its L2 term alpha / (2 M) sum_l ||W^l||^2 over the
+        batch's weight sum M (`jaxann.losses.batch_cost`). The epoch loss
         stays sum(C_batch rows_batch) / n; the training accuracy is weighted.
     validation: a `Validation` (or (x_val, y_val)); without one, config.validation_fraction
         > 0 holds out that share of x (stratified) for one, scored by accuracy.
@@ -149,14 +149,7 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=No
         `jaxann.placement`); the batch size must be a multiple of it.
     """
     config.validate()
-    x, y, n_out = check_data(x, y, n_out)
-    sample_weight = check_sample_weight(sample_weight, x.shape[0])
-    if isinstance(validation, tuple):
-        validation = Validation(*validation)
-    if validation is None and config.validation_fraction > 0:
-        x, x_val, y, y_val, sample_weight, weight_val = split_validation(
-            x, y, sample_weight, config.validation_fraction, config.seed, stratify_labels(y))
-        validation = Validation(x_val, y_val, weight_val)
+    x, y, n_out, sample_weight, validation = _checked(config, x, y, n_out, sample_weight, validation)
     n, dtype = x.shape[0], jnp.dtype(config.dtype)
     if resume is None:
         if params is None:
@@ -173,9 +166,7 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=No
     first_order = put(order(first))
     epoch, compile_seconds = compiled_epoch(config, n, (p.state, *data, first_order), placement.batch_sharding)
     schedule = Schedule.of(config)
-    classes = y.ndim == 1
-    diverged = False
-    fit_start = time.perf_counter()
+    diverged, fit_start = "", time.perf_counter()
     for k in range(first, config.epochs):
         t_epoch = time.perf_counter()
         rows = first_order if k == first else put(order(k))
@@ -186,31 +177,15 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=No
             (metrics.loss, metrics.correct, metrics.m, all_finite(state.params))))
         loss = float(loss)
         p.history.loss.append(loss)
-        if classes:
+        if y.ndim == 1:  # class labels: the argmax of a^L is the prediction
             p.history.train_accuracy.append(float(correct) / float(total))
-        if not (math.isfinite(loss) and finite):  # p keeps the last finite state
+        diverged = divergence(loss, finite, k + 1)
+        if diverged:  # p keeps the last finite state
             _replay_for_nans(config, n, placement, p.state, data, rows)
             p.history.seconds.append(time.perf_counter() - t_epoch)
-            what = f"the loss became {loss}" if not math.isfinite(loss) else "the parameters became infinite or NaN"
-            p.history.stopped = f"{what} in epoch {k + 1}"
-            diverged = True
+            p.history.stopped = diverged
             break
-        stopping = p.stopping
-        if validation is not None:
-            score = validation.score_of(placement.local(state.params), config.activation)
-            p.history.validation_score.append(score)
-            stopping = stopping.after_epoch(loss, config.tol, score, state.params)
-        else:
-            stopping = stopping.after_epoch(loss, config.tol)
-        samples_seen = p.samples_seen + n
-        state, stop, stopping, new_lr = schedule.after_epoch(state, samples_seen, stopping, config.n_iter_no_change)
-        if new_lr is not None:
-            p.history.lr_changes.append((k + 1, new_lr))
-        if stop:
-            what = "validation score" if validation is not None else "training loss"
-            p.history.stopped = (f"{what} did not improve by more than tol={config.tol} for "
-                                 f"{config.n_iter_no_change} consecutive epochs")
-        p = replace(p, epoch=k + 1, state=state, samples_seen=samples_seen, stopping=stopping)
+        p, stop = _after_epoch(config, p, state, loss, validation, schedule, placement, n)
         p.history.seconds.append(time.perf_counter() - t_epoch)
         if callback is not None:
             callback(p)
@@ -218,11 +193,44 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=No
             break
     fit_seconds = time.perf_counter() - fit_start
     best = p.stopping.best_params
-    params = best if best is not None else p.state.params
     # hand back ordinary single-device arrays (a no-op on one device)
-    params = placement.local(params)
+    params = placement.local(best if best is not None else p.state.params)
     p = replace(p, state=placement.local(p.state), stopping=replace(p.stopping, best_params=placement.local(best)))
-    return FitResult(params, p.history, compile_seconds, fit_seconds, p, diverged)
+    return FitResult(params, p.history, compile_seconds, fit_seconds, p, bool(diverged))
+
+
+def _checked(config, x, y, n_out, sample_weight, validation):
+    """fit's inputs checked, and the validation set held out when config asks for one."""
+    x, y, n_out = check_data(x, y, n_out)
+    sample_weight = check_sample_weight(sample_weight, x.shape[0])
+    if isinstance(validation, tuple):
+        validation = Validation(*validation)
+    if validation is None and config.validation_fraction > 0:
+        x, x_val, y, y_val, sample_weight, weight_val = split_validation(
+            x, y, sample_weight, config.validation_fraction, config.seed, stratify_labels(y))
+        validation = Validation(x_val, y_val, weight_val)
+    return x, y, n_out, sample_weight, validation
+
+
+def _after_epoch(config, p: Progress, state, loss, validation, schedule, placement, n):
+    """The decisions after a finite epoch: validation score, stopping rule, learning rate.
+    Returns (the Progress after the epoch, whether to stop)."""
+    stopping = p.stopping
+    if validation is not None:
+        score = validation.score_of(placement.local(state.params), config.activation)
+        p.history.validation_score.append(score)
+        stopping = stopping.after_epoch(loss, config.tol, score, state.params)
+    else:
+        stopping = stopping.after_epoch(loss, config.tol)
+    samples_seen = p.samples_seen + n
+    state, stop, stopping, new_lr = schedule.after_epoch(state, samples_seen, stopping, config.n_iter_no_change)
+    if new_lr is not None:
+        p.history.lr_changes.append((p.epoch + 1, new_lr))
+    if stop:
+        what = "validation score" if validation is not None else "training loss"
+        p.history.stopped = (f"{what} did not improve by more than tol={config.tol} for "
+                             f"{config.n_iter_no_change} consecutive epochs")
+    return replace(p, epoch=p.epoch + 1, state=state, samples_seen=samples_seen, stopping=stopping), stop
 
 
 def _replay_for_nans(config, n, placement, state, data, rows):

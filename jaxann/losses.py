@@ -186,7 +186,8 @@ def mse(a_L, y) -> jax.Array:
 def batch_cost(params, a_L, t, sample_weight, loss: str, alpha) -> jax.Array:
     """C for a batch: outputs a_L (m, n_L), target rows t (m, n_L), sample weights (m,).
 
-        C = 1/M sum_i s_i e(a^L_i, t_i) + alpha / (2 M) sum_l ||W^l||^2,   M = sum_i s_i
+        C = 1/M sum_i sample_weight_i e(a^L_i, t_i) + alpha / (2 M) sum_l ||W^l||^2,
+        M = sum_i sample_weight_i
 
     A weight of 0 marks a padding row (a ragged last batch padded to full size), so the
     mean and the L2 term use the real batch size; all ones give the lecture's C.

@@ -21,6 +21,16 @@ from jaxann.program import TrainState, learning_rate, set_learning_rate
 MIN_ADAPTIVE_LR = 1e-6  # 'adaptive' stops once the rate is this small
 
 
+def divergence(loss: float, params_finite: bool, epoch: int) -> str:
+    """Why training must stop after `epoch` (1-based): a non-finite loss or parameters;
+    "" while both are finite."""
+    if not math.isfinite(loss):
+        return f"the loss became {loss} in epoch {epoch}"
+    if not params_finite:
+        return f"the parameters became infinite or NaN in epoch {epoch}"
+    return ""
+
+
 @dataclass(frozen=True)
 class Stopping:
     """The stopping rule's memory, carried from epoch to epoch (and over resumed runs).

@@ -91,8 +91,8 @@ class RunFolder:
         save_figure(self.path / LOSS_CURVE, lambda: loss_curve(history).figure)
 
     def read_metrics(self) -> dict:
-        """DIR/metrics.json, its history in today's keys (older runs called the validation
-        scores 'validation_accuracy'); JaxannError when it is missing or not a run's."""
+        """DIR/metrics.json, its history under `History`'s keys (older runs' files say
+        'validation_accuracy'); JaxannError when it is missing or not a run's."""
         path = self.path / METRICS
         try:
             values = json.loads(path.read_text())

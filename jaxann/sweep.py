@@ -23,7 +23,6 @@ Architecture, optimizer, batch size and Nesterov are shared by all models.
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from dataclasses import dataclass, replace
 
@@ -39,7 +38,7 @@ from jaxann.losses import one_hot
 from jaxann.network import init_mlp
 from jaxann.predict import accuracy
 from jaxann.program import all_finite, compiled_epoch
-from jaxann.rules import Schedule, Stopping
+from jaxann.rules import Schedule, Stopping, divergence
 
 
 _finite_per_model = jax.jit(jax.vmap(all_finite))
@@ -105,9 +104,7 @@ def fit_many(config: TrainConfig, x, y, *, n_out: int | None = None, seeds=None,
             if y.ndim == 1:
                 h.train_accuracy.append(float(c) / n)
             h.seconds.append(seconds)
-            if not (math.isfinite(loss) and ok):
-                what = f"the loss became {loss}" if not math.isfinite(loss) else "the parameters became infinite or NaN"
-                h.stopped = f"{what} in epoch {k + 1}"
+            h.stopped = divergence(loss, ok, k + 1)
         if callback is not None:
             callback(k + 1, losses)
     fit_seconds = time.perf_counter() - fit_start

@@ -49,13 +49,13 @@ def add_parser(sub):
 def run(args) -> int:
     import jax
 
-    from jaxann.checkpoint import load_checkpoint, save_checkpoint
+    from jaxann.checkpoint import save_checkpoint
     from jaxann.console import ProgressBar
     from jaxann.data import load
     from jaxann.loop import fit, iteration_line
     from jaxann.placement import device_name
     from jaxann.predict import accuracy
-    from jaxann.runs import RunFolder, metrics, write_json
+    from jaxann.runs import metrics, write_json
 
     config = config_from(args)
     if args.resume and not args.out:
@@ -72,17 +72,7 @@ def run(args) -> int:
         f"grad {config.grad}; {device_name()}")
     if args.debug_nans:
         jax.config.update("jax_debug_nans", True)
-    folder = RunFolder(args.out) if args.out else None
-    resume = None
-    if folder:
-        for leftover in folder.remove_leftovers():
-            say(f"Removed {leftover}, left half-written by a run that was killed")
-    if args.resume:
-        if folder.checkpoint.is_file():
-            resume = load_checkpoint(folder.checkpoint, config, sizes)
-            say(f"Resuming from {folder.checkpoint} after epoch {resume.epoch}")
-        else:
-            say(f"No checkpoint in {args.out} yet: starting from epoch 1")
+    folder, resume = _run_folder(args, config, sizes, say)
     bar = ProgressBar(config.epochs, enabled=not args.quiet)
 
     def after_epoch(progress):
@@ -127,3 +117,22 @@ def run(args) -> int:
     return 0
 
 
+def _run_folder(args, config, sizes, say):
+    """(the --out RunFolder or None, the Progress to resume or None): a run in DIR first
+    deletes what a killed run left half-written; --resume reads DIR/checkpoint.npz."""
+    from jaxann.checkpoint import load_checkpoint
+    from jaxann.runs import RunFolder
+
+    if not args.out:
+        return None, None
+    folder = RunFolder(args.out)
+    for leftover in folder.remove_leftovers():
+        say(f"Removed {leftover}, left half-written by a run that was killed")
+    if not args.resume:
+        return folder, None
+    if not folder.checkpoint.is_file():
+        say(f"No checkpoint in {args.out} yet: starting from epoch 1")
+        return folder, None
+    resume = load_checkpoint(folder.checkpoint, config, sizes)
+    say(f"Resuming from {folder.checkpoint} after epoch {resume.epoch}")
+    return folder, resume

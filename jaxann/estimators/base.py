@@ -1,35 +1,7 @@
-"""scikit-learn-compatible `MLPClassifier` and `MLPRegressor`, trained by `jaxann.train.fit`.
-
-The lecture's code runs with one change, its import:
-
-    from jaxann import MLPClassifier
-    mlp = MLPClassifier(hidden_layer_sizes=(50,), max_iter=10, alpha=1e-4, solver='sgd',
-                        learning_rate_init=.1, random_state=1)
-
-Parameters, defaults, fitted attributes and input validation are scikit-learn's (same
-exception types for the same mistakes), plus jaxann's `grad` ('autodiff' | 'backprop').
-The training itself is jaxann's: one compiled `lax.scan` per epoch, on the CPU or a GPU.
-
-Parity with scikit-learn, step for step, for the same `random_state`:
-- initial weights and biases: scikit-learn's Glorot-uniform draws (bound sqrt(6 / (fan_in +
-  fan_out)), sqrt(2 / ...) for 'logistic'), W then b, layer by layer, from its RandomState;
-- batch order: the same RandomState reshuffles the row order every epoch, after the
-  early-stopping split (`train_test_split`) has drawn from it;
-- updates: scikit-learn's momentum and Adam forms (`jaxann.optimizers`) and learning-rate
-  schedules; costs: softmax + cross-entropy (multiclass), logistic + binary cross-entropy
-  (binary, multilabel), half squared error (regression), L2 alpha / (2 m) ||W||^2.
-- the stopping rule's memory (best loss or validation score, the no-improvement count)
-  carries over warm-started fits and partial_fit calls; each fit starts a new optimizer.
-With float64 inputs and `jax_enable_x64` on, `loss_curve_` follows scikit-learn's to
-rounding. Without x64, float64 inputs are trained in float32.
-
-Differences, on purpose or not yet: 'lbfgs' is refused with a clear error (no L-BFGS);
-for multi-output regression `loss_` is the half squared
-error summed over outputs (the quantity both libraries minimise), where scikit-learn
-reports it divided by n_outputs; with early stopping, a warm-started fit in which no epoch
-beats the best validation score hands back the best weights, where scikit-learn hands back
-the last (its restored best weights alias the arrays it goes on training in place).
-"""
+"""What the two estimators share: scikit-learn's parameters, validated by its constraint
+machinery, translated to a `TrainConfig`; its random streams (initial weights, the
+early-stopping split, the batch order) translated to jaxann's; and the fitted state,
+one `Progress` that later fits and partial_fit continue from."""
 
 from __future__ import annotations
 
@@ -40,15 +12,11 @@ from numbers import Integral, Real
 import jax
 import jax.numpy as jnp
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score, r2_score
-from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, shuffle
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.multiclass import (_check_partial_fit_first_call, check_classification_targets,
-                                      type_of_target, unique_labels)
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from jaxann.config import TrainConfig
 from jaxann.inputs import split_validation
@@ -321,126 +289,3 @@ class _ReshuffledOrder:
         if self.shuffle:
             self.rows = shuffle(self.rows, random_state=self.rng)
         return self.rows.astype(np.int32)
-
-
-class MLPClassifier(ClassifierMixin, _BaseMLP):
-    """Multi-layer perceptron classifier with scikit-learn's interface, trained by jaxann.
-
-    Multiclass targets get a softmax output and cross-entropy; binary and multilabel
-    targets logistic outputs and binary cross-entropy. See the module docstring for the
-    parameters (scikit-learn's) and the parity with `sklearn.neural_network.MLPClassifier`.
-    """
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
-        return tags
-
-    def _out_activation(self):
-        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
-
-    def _loss_name(self):
-        return "cross_entropy" if self.out_activation_ == "softmax" else "binary_cross_entropy"
-
-    def _validation_score(self, params, X, y, sample_weight=None):
-        a_L = outputs(params, X, ACTIVATION_NAMES[self.activation])
-        pred = a_L.ravel() if a_L.shape[1] == 1 else a_L
-        if self.out_activation_ == "logistic":
-            pred = (pred > 0).astype(int)  # sigmoid(a) > 1/2
-        return accuracy_score(y, self._label_binarizer.inverse_transform(pred), sample_weight=sample_weight)
-
-    def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             dtype=(np.float64, np.float32), reset=reset)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
-            self._label_binarizer = LabelBinarizer().fit(y)
-            self.classes_ = self._label_binarizer.classes_
-        else:
-            classes = unique_labels(y)
-            if self.warm_start:
-                if set(classes) != set(self.classes_):
-                    raise ValueError("warm_start can only be used where `y` has the same classes as in "
-                                     f"the previous call to fit. Previously got {self.classes_}, `y` has {classes}")
-            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
-                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
-                                 f"{self.classes_}. 'y' has {classes}.")
-        return X, self._label_binarizer.transform(y).astype(bool)
-
-    def predict(self, X):
-        """Class labels (n_samples,), or indicator rows (n_samples, n_classes) for multilabel."""
-        p = self._output(X)
-        return self._label_binarizer.inverse_transform(p.ravel() if self.n_outputs_ == 1 else p)
-
-    def predict_proba(self, X):
-        """Class probabilities (n_samples, n_classes), in the order of `classes_`."""
-        p = self._output(X)
-        if self.n_outputs_ == 1:  # binary: one logistic output is P(classes_[1])
-            p = p.ravel()
-            return np.vstack([1 - p, p]).T
-        return p
-
-    def predict_log_proba(self, X):
-        """log of `predict_proba`."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """One epoch over (X, y), continuing from the current state; `classes` on the first call."""
-        if self.solver not in ("sgd", "adam"):
-            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
-                                 f"{self.solver} is not stochastic.")
-        if _check_partial_fit_first_call(self, classes):
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-        return self._fit(X, y, sample_weight, incremental=True)
-
-
-class MLPRegressor(RegressorMixin, _BaseMLP):
-    """Multi-layer perceptron regressor with scikit-learn's interface, trained by jaxann.
-
-    Identity output and the half squared error (1/2m) sum_i ||a^L_i - y_i||^2 + L2; see the
-    module docstring for the parameters and the parity with scikit-learn's MLPRegressor.
-    """
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        tags.target_tags.single_output = True
-        return tags
-
-    def _out_activation(self):
-        return "identity"
-
-    def _loss_name(self):
-        return "squared_error"
-
-    def _validation_score(self, params, X, y, sample_weight=None):
-        pred = outputs(params, X, ACTIVATION_NAMES[self.activation])
-        return r2_score(y, pred.ravel() if pred.shape[1] == 1 else pred, sample_weight=sample_weight)
-
-    def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
-                             dtype=(np.float64, np.float32), reset=reset)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        return X, y
-
-    def predict(self, X):
-        """Predictions (n_samples,) for one output, else (n_samples, n_outputs)."""
-        p = self._output(X)
-        return p.ravel() if p.shape[1] == 1 else p
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over (X, y), continuing from the current state."""
-        if self.solver not in ("sgd", "adam"):
-            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
-                                 f"{self.solver} is not stochastic.")
-        return self._fit(X, y, sample_weight, incremental=True)

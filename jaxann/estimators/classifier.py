@@ -1,0 +1,93 @@
+"""`MLPClassifier`: scikit-learn's multi-layer perceptron classifier, trained by jaxann."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.multiclass import (_check_partial_fit_first_call, check_classification_targets,
+                                      type_of_target, unique_labels)
+from sklearn.utils.validation import column_or_1d, validate_data
+
+from jaxann.estimators.base import ACTIVATION_NAMES, _BaseMLP
+from jaxann.predict import outputs
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier with scikit-learn's interface, trained by jaxann.
+
+    Multiclass targets get a softmax output and cross-entropy; binary and multilabel
+    targets logistic outputs and binary cross-entropy. See the module docstring for the
+    parameters (scikit-learn's) and the parity with `sklearn.neural_network.MLPClassifier`.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _out_activation(self):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _loss_name(self):
+        return "cross_entropy" if self.out_activation_ == "softmax" else "binary_cross_entropy"
+
+    def _validation_score(self, params, X, y, sample_weight=None):
+        a_L = outputs(params, X, ACTIVATION_NAMES[self.activation])
+        pred = a_L.ravel() if a_L.shape[1] == 1 else a_L
+        if self.out_activation_ == "logistic":
+            pred = (pred > 0).astype(int)  # sigmoid(a) > 1/2
+        return accuracy_score(y, self._label_binarizer.inverse_transform(pred), sample_weight=sample_weight)
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError("warm_start can only be used where `y` has the same classes as in "
+                                     f"the previous call to fit. Previously got {self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                                 f"{self.classes_}. 'y' has {classes}.")
+        return X, self._label_binarizer.transform(y).astype(bool)
+
+    def predict(self, X):
+        """Class labels (n_samples,), or indicator rows (n_samples, n_classes) for multilabel."""
+        p = self._output(X)
+        return self._label_binarizer.inverse_transform(p.ravel() if self.n_outputs_ == 1 else p)
+
+    def predict_proba(self, X):
+        """Class probabilities (n_samples, n_classes), in the order of `classes_`."""
+        p = self._output(X)
+        if self.n_outputs_ == 1:  # binary: one logistic output is P(classes_[1])
+            p = p.ravel()
+            return np.vstack([1 - p, p]).T
+        return p
+
+    def predict_log_proba(self, X):
+        """log of `predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over (X, y), continuing from the current state; `classes` on the first call."""
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight, incremental=True)
