@@ -1,30 +1,37 @@
 """jaxann: feedforward neural networks in JAX, from the lecture's math.
 
-`import jaxann` loads the lecture core and training; the scikit-learn estimators
-(`jaxann.MLPClassifier`, `jaxann.MLPRegressor`) load scikit-learn when first used.
+The public names load on first use (PEP 562): `import jaxann` itself imports nothing
+heavy, so `jaxann --help` answers at once, and the scikit-learn estimators load
+scikit-learn only when `jaxann.MLPClassifier` or `jaxann.MLPRegressor` is touched.
 """
-from jaxann.activations import ACTIVATIONS, derivative, get_activation
-from jaxann.backprop import backprop
-from jaxann.checkpoint import load_params, save_params
-from jaxann.config import TrainConfig
-from jaxann.errors import JaxannError
-from jaxann.loop import fit
-from jaxann.losses import LOSSES, cross_entropy, l2_penalty, log_softmax, mse, softmax
-from jaxann.network import forward, init_mlp, loss
-from jaxann.per_example import per_example_grads
 
-_ESTIMATORS = ("MLPClassifier", "MLPRegressor")
+import importlib
 
-__all__ = [
-    "ACTIVATIONS", "LOSSES", "JaxannError", "MLPClassifier", "MLPRegressor", "TrainConfig",
-    "backprop", "cross_entropy", "derivative", "fit", "forward", "get_activation", "init_mlp",
-    "l2_penalty", "load_params", "log_softmax", "loss", "mse", "per_example_grads", "save_params", "softmax",
-]
+# public name -> the module that defines it
+_PUBLIC = {
+    "ACTIVATIONS": "activations", "derivative": "activations", "get_activation": "activations",
+    "backprop": "backprop",
+    "load_params": "checkpoint", "save_params": "checkpoint",
+    "TrainConfig": "config",
+    "JaxannError": "errors",
+    "MLPClassifier": "estimators", "MLPRegressor": "estimators",
+    "fit": "loop",
+    "LOSSES": "losses", "cross_entropy": "losses", "l2_penalty": "losses", "log_softmax": "losses",
+    "mse": "losses", "softmax": "losses",
+    "forward": "network", "init_mlp": "network", "loss": "network",
+    "per_example_grads": "per_example",
+}
+
+__all__ = sorted(_PUBLIC)
 
 
 def __getattr__(name):
-    if name in _ESTIMATORS:
-        from jaxann import estimators
-
-        return getattr(estimators, name)
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f"jaxann.{_PUBLIC[name]}"), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
     raise AttributeError(f"module 'jaxann' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -7,3 +7,8 @@ working; the command line turns it into one line on stderr and exit status 2.
 
 class JaxannError(ValueError):
     """Bad input to jaxann: the message says what was wrong and what was expected."""
+
+
+class TrainingDiverged(Exception):
+    """Training produced a non-finite loss or parameters (the command line exits 1: not a
+    usage error)."""

@@ -8,14 +8,23 @@ status 2; never a traceback. Diverged training exits 1, an interrupt 130, SIGTER
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 import threading
 
-from jaxann.cli import bench, gradcheck, plot, sweep, train
 from jaxann.cli.args import batch_size, float_list, int_list, positive_int
-from jaxann.cli.train import TrainingDiverged
-from jaxann.errors import JaxannError
+from jaxann.errors import JaxannError, TrainingDiverged
+
+# command -> its one-line help; each command's flags live in jaxann/cli/<command>.py and are
+# added only for the command being run, so `jaxann --help` imports no JAX
+COMMANDS = {
+    "train": "train and evaluate a network",
+    "sweep": "train a grid of models (seeds x lr x alpha x momentum) as one program",
+    "plot": "draw one of the lecture's figures",
+    "gradcheck": "backprop vs jax.grad vs finite differences, per layer",
+    "bench": "time jaxann's training (and other libraries', from benchmarks/bench.py) side by side",
+}
 
 __all__ = ["batch_size", "build_parser", "float_list", "int_list", "main", "positive_int"]
 
@@ -28,12 +37,25 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser, with the flags of `command` (a name of COMMANDS) filled in."""
     parser = _Parser(prog="jaxann", description="Feedforward neural networks in JAX.")
+    parser.add_argument("--version", action="version", version=f"jaxann {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (train, sweep, plot, gradcheck, bench):
-        command.add_parser(sub)
+    for name, help in COMMANDS.items():
+        p = sub.add_parser(name, help=help)
+        if name == command:
+            importlib.import_module(f"jaxann.cli.{name}").add_arguments(p)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("jaxann")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 class Terminated(Exception):
@@ -49,7 +71,9 @@ def _resume_hint(args) -> str:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:

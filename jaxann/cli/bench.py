@@ -8,20 +8,16 @@ import sys
 from jaxann.cli.args import batch_size, config_from, int_list, positive_int
 
 
-def add_parser(sub):
+def add_arguments(p):
     from jaxann.bench import systems
     from jaxann.config import TrainConfig
     from jaxann.data import DATASETS
 
     d = TrainConfig()
-    p = sub.add_parser(
-        "bench",
-        help="time jaxann's training (and other libraries', from benchmarks/bench.py) side by side",
-        description="Train the same network on the same data with each system and print one table: "
+    p.description = ("Train the same network on the same data with each system and print one table: "
         "jaxann with autodiff and with backprop (and scikit-learn and PyTorch when run as "
         "`python benchmarks/bench.py` from the source checkout). The default is the lecture's "
-        "configuration on MNIST when its files are found, else on digits.",
-    )
+        "configuration on MNIST when its files are found, else on digits.")
     p.add_argument("--dataset", choices=("auto", *DATASETS), default="auto",
                    help="default auto: mnist when its files are found (--data-dir, $JAXANN_DATA_DIR, "
                    "the cache), else digits")

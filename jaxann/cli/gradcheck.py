@@ -8,17 +8,13 @@ from jaxann.cli.args import int_list
 from jaxann.errors import JaxannError
 
 
-def add_parser(sub):
+def add_arguments(p):
     from jaxann.activations import ACTIVATIONS
     from jaxann.losses import LOSSES
 
-    p = sub.add_parser(
-        "gradcheck",
-        help="backprop vs jax.grad vs finite differences, per layer",
-        description="Compare the explicit backprop with jax.grad and central finite "
+    p.description = ("Compare the explicit backprop with jax.grad and central finite "
         "differences on a random network and batch; exit 1 when any relative error "
-        "exceeds its tolerance.",
-    )
+        "exceeds its tolerance.")
     p.add_argument("--sizes", type=int_list, default=[4, 5, 3],
                    help="layer sizes n_0,...,n_L (default 4,5,3)")
     p.add_argument("--activation", choices=list(ACTIVATIONS), default="relu")

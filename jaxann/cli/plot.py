@@ -8,17 +8,13 @@ from jaxann.errors import JaxannError
 FIGURES = ("activations", "universal", "batching", "backprop", "mnist", "perceptron", "history")
 
 
-def add_parser(sub):
-    p = sub.add_parser(
-        "plot",
-        help="draw one of the lecture's figures",
-        description="Draw one figure into a PNG: activations (h and h', analytic and central "
+def add_arguments(p):
+    p.description = ("Draw one figure into a PNG: activations (h and h', analytic and central "
         "difference), universal (one hidden layer of growing width fitting 1-D functions), "
         "batching (online vs mini-batch vs full batch), backprop (autodiff vs explicit backprop), "
         "mnist (weights, confusion matrix, mistakes; digits when MNIST is absent), perceptron "
         "(the perceptron rule vs gradient descent through the step), history (a saved run). "
-        "Options left out take the figure's own defaults (jaxann.experiments).",
-    )
+        "Options left out take the figure's own defaults (jaxann.experiments).")
     p.add_argument("name", choices=FIGURES)
     p.add_argument("--out", required=True, help="the PNG to write")
     p.add_argument("--seed", type=int, help="default 0")

@@ -5,14 +5,10 @@ from __future__ import annotations
 from jaxann.cli.args import add_network_flags, config_from, setup_compile_cache
 
 
-def add_parser(sub):
-    p = sub.add_parser(
-        "sweep",
-        help="train a grid of models (seeds x lr x alpha x momentum) as one program",
-        description="Train every combination of --seeds, --lr, --alpha and --momentum at once: the "
+def add_arguments(p):
+    p.description = ("Train every combination of --seeds, --lr, --alpha and --momentum at once: the "
         "training step vmapped over the models, one compilation for the grid. Each model equals "
-        "`jaxann train` with its settings, to rounding. Every model trains all --epochs (no early stopping).",
-    )
+        "`jaxann train` with its settings, to rounding. Every model trains all --epochs (no early stopping).")
     add_network_flags(p, sweep=True)
     p.add_argument("--plot", help="save the models' loss curves to this PNG")
     p.set_defaults(run=run)

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 
 from jaxann.cli.args import add_network_flags, config_from, positive_int, setup_compile_cache
-from jaxann.errors import JaxannError
+from jaxann.errors import JaxannError, TrainingDiverged
 
 
-class TrainingDiverged(Exception):
-    """Training produced a non-finite loss (exit status 1, not a usage error)."""
-
-
-def add_parser(sub):
+def add_arguments(p):
     from jaxann.config import TrainConfig
 
     d = TrainConfig()
-    p = sub.add_parser(
-        "train",
-        help="train and evaluate a network",
-        description="Train a feedforward network and report its training and test accuracy. "
+    p.description = ("Train a feedforward network and report its training and test accuracy. "
         "The defaults are the lecture's configuration (784-50-10 relu, SGD lr 0.1 with "
-        "Nesterov momentum 0.9, alpha 1e-4, batch 200, 10 epochs, seed 1) on digits.",
-    )
+        "Nesterov momentum 0.9, alpha 1e-4, batch 200, 10 epochs, seed 1) on digits.")
     add_network_flags(p)
     p.add_argument("--tol", type=float, default=d.tol, help="stopping tolerance (default 1e-4)")
     p.add_argument("--n-iter-no-change", type=positive_int, default=d.n_iter_no_change,
