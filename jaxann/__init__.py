@@ -6,6 +6,8 @@ scikit-learn only when `jaxann.MLPClassifier` or `jaxann.MLPRegressor` is touche
 """
 
 import importlib
+import sys
+import types
 
 # public name -> the module that defines it
 _PUBLIC = {
@@ -35,3 +37,18 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_PUBLIC))
+
+
+class _Package(types.ModuleType):
+    """`jaxann.backprop` is the lecture's function and also the name of its module: loading
+    the module makes Python set the package attribute to the module, which would hide the
+    function. Keep public names for their functions (the module stays importable with
+    `from jaxann.backprop import ...`)."""
+
+    def __setattr__(self, name, value):
+        if name in _PUBLIC and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -28,8 +28,9 @@ import numpy as np
 from jaxann.config import TrainConfig
 from jaxann.errors import JaxannError
 from jaxann.files import atomic_write
-from jaxann.loop import History, Progress, start
+from jaxann.loop import History, Progress
 from jaxann.network import init_mlp
+from jaxann.program import init_state
 from jaxann.rules import Stopping
 
 FORMAT = "jaxann-checkpoint-1"
@@ -131,8 +132,10 @@ def load_checkpoint(path, config: TrainConfig, sizes) -> Progress:
         what = ", ".join(f"{k}={saved_config.get(k)!r} (this run: {ours[k]!r})" for k in differ)
         raise CheckpointError(f"{path} was written by another run: {what}; resume with the same "
                               "settings, or train into another --out folder")
-    template = start(config, init_mlp(jax.random.key(0), list(sizes), config.init, jnp.dtype(config.dtype)))
-    trees = (template.state, template.state.params if has_best else None)
+    # the state's tree, shapes and dtypes, traced without running (or compiling) anything
+    template = jax.eval_shape(lambda: init_state(config, init_mlp(jax.random.key(0), list(sizes), config.init,
+                                                                   jnp.dtype(config.dtype))))
+    trees = (template, template.params if has_best else None)
     expected, treedef = jax.tree.flatten(trees)
     leaves = [arrays.get(f"leaf_{i}") for i in range(len(expected))]
     if len(arrays) != len(expected) or any(

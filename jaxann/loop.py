@@ -24,10 +24,10 @@ import numpy as np
 from jaxann.config import TrainConfig
 from jaxann.inputs import check_data, check_sample_weight, split_validation, stratify_labels
 from jaxann.losses import one_hot
-from jaxann.network import init_mlp
+from jaxann.compiling import counting
 from jaxann.placement import Placement
 from jaxann.predict import accuracy
-from jaxann.program import TrainState, all_finite, compiled_epoch, epoch_function, init_state
+from jaxann.program import TrainState, compiled_epoch, epoch_function, initial_state
 from jaxann.rules import Schedule, Stopping, divergence
 
 
@@ -85,6 +85,7 @@ class FitResult:
     fit_seconds: float
     progress: Progress  # the final state: pass it back to `fit(resume=...)` to continue
     diverged: bool = False  # stopped by a non-finite loss or parameters (history.stopped says when)
+    compiled: list = field(default_factory=list)  # the programs this fit compiled (their seconds: compile_seconds)
 
 
 @dataclass(frozen=True)
@@ -115,10 +116,13 @@ def epoch_order(seed: int, epoch: int, n: int, shuffle: bool = True) -> np.ndarr
     return np.random.default_rng((seed, epoch)).permutation(n).astype(np.int32)
 
 
-def start(config: TrainConfig, params, samples_seen: int = 0) -> Progress:
-    """A run's state before its first epoch: params (cast to config.dtype), a fresh optimizer
-    state, no history. samples_seen carries invscaling's clock over from earlier runs."""
-    return Progress(0, init_state(config, params), History(), samples_seen)
+def start(config: TrainConfig, params=None, samples_seen: int = 0, sizes=None) -> Progress:
+    """A run's state before its first epoch: params (cast to config.dtype), or fresh ones
+    for layer sizes `sizes` drawn from config.seed; a fresh optimizer state; no history.
+    samples_seen carries invscaling's clock over from earlier runs."""
+    if params is not None:
+        sizes = [params[0]["W"].shape[0], *(layer["W"].shape[1] for layer in params)]
+    return Progress(0, initial_state(config, sizes, params), History(), samples_seen)
 
 
 def iteration_line(epoch: int, loss: float) -> str:
@@ -149,12 +153,16 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=No
         `jaxann.placement`); the batch size must be a multiple of it.
     """
     config.validate()
+    with counting() as compilations:
+        return _fit(config, x, y, n_out, sample_weight, validation, params, resume, order, callback, devices,
+                    compilations)
+
+
+def _fit(config, x, y, n_out, sample_weight, validation, params, resume, order, callback, devices, compilations):
     x, y, n_out, sample_weight, validation = _checked(config, x, y, n_out, sample_weight, validation)
     n, dtype = x.shape[0], jnp.dtype(config.dtype)
     if resume is None:
-        if params is None:
-            params = init_mlp(jax.random.key(config.seed), config.sizes(x.shape[1], n_out), config.init, dtype)
-        resume = start(config, params)
+        resume = start(config, params, sizes=config.sizes(x.shape[1], n_out))
     order = order or (lambda k: epoch_order(config.seed, k, n, config.shuffle))
     placement = Placement.over(devices, config.batch_rows(n))
     put = placement.put
@@ -164,7 +172,7 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=No
     first = resume.epoch
     p = replace(resume, state=put(resume.state), history=resume.history.copy())
     first_order = put(order(first))
-    epoch, compile_seconds = compiled_epoch(config, n, (p.state, *data, first_order), placement.batch_sharding)
+    epoch, _ = compiled_epoch(config, n, (p.state, *data, first_order), placement.batch_sharding)
     schedule = Schedule.of(config)
     diverged, fit_start = "", time.perf_counter()
     for k in range(first, config.epochs):
@@ -174,7 +182,7 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=No
         # the epoch's one read-back: its loss, (the weight of) the rows right and in all, and
         # whether the parameters are finite
         loss, correct, total, finite = jax.device_get(placement.local(
-            (metrics.loss, metrics.correct, metrics.m, all_finite(state.params))))
+            (metrics.loss, metrics.correct, metrics.m, metrics.finite)))
         loss = float(loss)
         p.history.loss.append(loss)
         if y.ndim == 1:  # class labels: the argmax of a^L is the prediction
@@ -196,7 +204,7 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=No
     # hand back ordinary single-device arrays (a no-op on one device)
     params = placement.local(best if best is not None else p.state.params)
     p = replace(p, state=placement.local(p.state), stopping=replace(p.stopping, best_params=placement.local(best)))
-    return FitResult(params, p.history, compile_seconds, fit_seconds, p, bool(diverged))
+    return FitResult(params, p.history, compilations.seconds, fit_seconds, p, bool(diverged), compilations.names)
 
 
 def _checked(config, x, y, n_out, sample_weight, validation):

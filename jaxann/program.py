@@ -1,10 +1,12 @@
 """The compiled training program: optimizer, step, epoch, and the programs kept for reuse.
 
     optimizer = make_optimizer(config)             optax, hyperparameters as inputs
+    state     = initial_state(config, sizes)       one compiled program: parameters drawn
+                                                   from config.seed and a zero optimizer state
     step      = make_step(optimizer, config)       (state, batch) -> (state, metrics)
     epoch     = make_epoch(step, rows, n)          one `jax.lax.scan` over the batches
-    compiled_epoch(config, n, args)                that epoch compiled, kept for the next
-                                                   fit that needs the same program
+    compiled_epoch(config, n, args)                that epoch compiled (`jaxann.compiling`),
+                                                   kept for the next fit that needs it
 
 `step` is a pure function of a `TrainState` and one batch (x rows, target rows t, sample
 weights); its gradient comes from `jax.grad` (grad="autodiff") or from the explicit delta
@@ -20,20 +22,18 @@ its L2 term alpha / (2 m) ||W||^2.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
 from dataclasses import replace
 from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
-from jaxann import optimizers
+from jaxann import compiling, optimizers
 from jaxann.backprop import value_and_backprop
 from jaxann.config import TrainConfig
-from jaxann.network import objective
+from jaxann.network import init_mlp, objective
 
 
 class TrainState(NamedTuple):
@@ -49,6 +49,7 @@ class Metrics(NamedTuple):
     loss: jax.Array  # the cost C, including its L2 term
     correct: jax.Array  # weight of the rows whose argmax a^L is the target's argmax
     m: jax.Array  # weight of the real (unpadded) rows
+    finite: jax.Array | bool = True  # after an epoch: whether every parameter is finite
 
 
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
@@ -62,16 +63,43 @@ def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
     dtype = jnp.dtype(config.dtype)
     if config.optimizer == "sgd":
         return optax.inject_hyperparams(optimizers.sgd, static_args=("nesterov",), hyperparam_dtype=dtype)(
-            learning_rate=config.lr, momentum=config.momentum, nesterov=config.nesterov)
-    return optax.inject_hyperparams(optimizers.adam, hyperparam_dtype=dtype)(
-        learning_rate=config.lr, b1=config.beta1, b2=config.beta2, eps=config.epsilon)
+            nesterov=config.nesterov, **hyperparameters(config))
+    return optax.inject_hyperparams(optimizers.adam, hyperparam_dtype=dtype)(**hyperparameters(config))
+
+
+def hyperparameters(config: TrainConfig) -> dict:
+    """The optimizer's numeric settings, by the names its state keeps them under."""
+    if config.optimizer == "sgd":
+        return {"learning_rate": config.lr, "momentum": config.momentum}
+    return {"learning_rate": config.lr, "b1": config.beta1, "b2": config.beta2, "eps": config.epsilon}
 
 
 def init_state(config: TrainConfig, params) -> TrainState:
-    """params (cast to config.dtype), a fresh optimizer state and alpha."""
+    """params (cast to config.dtype), a fresh optimizer state and alpha (traceable)."""
     dtype = jnp.dtype(config.dtype)
     params = jax.tree.map(lambda a: jnp.asarray(a, dtype), params)
     return TrainState(params, make_optimizer(config).init(params), jnp.asarray(config.alpha, dtype))
+
+
+def initial_state(config: TrainConfig, sizes, params=None) -> TrainState:
+    """A run's state before its first step: parameters drawn by `init_mlp(jax.random.key(
+    config.seed), sizes, config.init)` in one compiled program (kept per sizes, scheme and
+    dtype: every seed and setting reuses it), or the given params cast to config.dtype on
+    the host; the optimizer state, all zeros for jaxann's optimizers, built on the host
+    from its traced shapes; the numeric inputs of the step (learning rate, momentum,
+    betas, eps, alpha) set from config, so a new value needs no new program."""
+    dtype = jnp.dtype(config.dtype)
+    if params is None:
+        seed = (np.asarray(config.seed, np.int64 if jax.config.jax_enable_x64 else np.int32),)
+        scheme = config.init
+        draw, _ = compiling.compiled("init", lambda: lambda seed: init_mlp(jax.random.key(seed), sizes, scheme, dtype),
+                                     seed, key=(tuple(sizes), scheme, config.dtype))
+        params = draw(*seed)
+    else:
+        params = jax.tree.map(lambda a: np.asarray(a, dtype), params)
+    zeros = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), jax.eval_shape(make_optimizer(config).init, params))
+    hyper = {name: np.asarray(value, dtype) for name, value in hyperparameters(config).items()}
+    return TrainState(params, zeros._replace(hyperparams=hyper), np.asarray(config.alpha, dtype))
 
 
 def learning_rate(state: TrainState):
@@ -80,10 +108,12 @@ def learning_rate(state: TrainState):
 
 
 def set_learning_rate(state: TrainState, lr) -> TrainState:
-    """The state with a new learning rate (an input of the compiled step: no recompilation)."""
+    """The state with a new learning rate (an input of the compiled step: no recompilation),
+    placed where the old one was."""
     hyper = state.opt_state.hyperparams
-    hyper = {**hyper, "learning_rate": jnp.asarray(lr, hyper["learning_rate"].dtype)}
-    return state._replace(opt_state=state.opt_state._replace(hyperparams=hyper))
+    old = hyper["learning_rate"]
+    lr = jax.device_put(np.asarray(lr, old.dtype), getattr(old, "sharding", None))
+    return state._replace(opt_state=state.opt_state._replace(hyperparams={**hyper, "learning_rate": lr}))
 
 
 def _autodiff(params, x, t, sample_weight, activation, loss, alpha):
@@ -117,7 +147,8 @@ def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callab
     cut into ceil(n / rows) batches; the last is padded with weight-0 rows, so its mean and
     L2 term use its real size (its weight sum). The epoch's Metrics, as scikit-learn counts
     them: loss = sum(C_batch rows_batch) / n, correct = the weight of the rows right,
-    m = the weight of all rows (n when unweighted).
+    m = the weight of all rows (n when unweighted); finite, whether the parameters after
+    it are all finite.
     batch_sharding: where each batch's rows go (data parallelism: split over a mesh's
     'data' axis; XLA then sums the gradient across devices).
     """
@@ -138,7 +169,7 @@ def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callab
 
         state, per_batch = jax.lax.scan(body, state, (idx, real))
         loss = jnp.sum(per_batch.loss * jnp.sum(real, axis=1)) / n
-        return state, Metrics(loss, jnp.sum(per_batch.correct), jnp.sum(per_batch.m))
+        return state, Metrics(loss, jnp.sum(per_batch.correct), jnp.sum(per_batch.m), all_finite(state.params))
 
     return epoch
 
@@ -154,16 +185,9 @@ def epoch_function(config: TrainConfig, n: int, batch_sharding=None) -> Callable
     return make_epoch(step, config.batch_rows(n), n, batch_sharding)
 
 
-# compiled epochs, newest last; the oldest goes when there are more than COMPILED_KEPT
-_COMPILED: OrderedDict = OrderedDict()
-_COMPILED_LOCK = threading.Lock()  # fits may run in threads (joblib's threading backend)
-COMPILED_KEPT = 16
-
-
 def forget_compiled_epochs() -> None:
-    """Drop every kept compiled epoch: the next fit compiles afresh (benchmarks time that)."""
-    with _COMPILED_LOCK:
-        _COMPILED.clear()
+    """Drop every kept compiled program: the next fit compiles afresh (benchmarks time that)."""
+    compiling.forget()
 
 
 def compiled_epoch(config: TrainConfig, n: int, args: tuple, batch_sharding=None, models: bool = False):
@@ -177,26 +201,14 @@ def compiled_epoch(config: TrainConfig, n: int, args: tuple, batch_sharding=None
     program. Returns (compiled epoch, seconds spent compiling: 0 when it was kept).
     """
     program = replace(config.program_config(), batch_size=config.batch_rows(n))
-    leaves = jax.tree.leaves(args)
-    key = (program, n, batch_sharding, models, jax.tree.structure(args),
-           tuple((jax.typeof(a), getattr(a, "sharding", None)) for a in leaves))
-    with _COMPILED_LOCK:
-        if key in _COMPILED:
-            _COMPILED.move_to_end(key)
-            return _COMPILED[key], 0.0
-    t0 = time.perf_counter()
-    epoch = epoch_function(program, n, batch_sharding)
-    if models:
-        epoch = jax.vmap(epoch, in_axes=(0, None, None, None, 0))
-    compiled = jax.jit(epoch).lower(*args).compile()
-    with _COMPILED_LOCK:
-        _COMPILED[key] = compiled
-        if len(_COMPILED) > COMPILED_KEPT:
-            _COMPILED.popitem(last=False)
-    return compiled, time.perf_counter() - t0
+
+    def build():
+        epoch = epoch_function(program, n, batch_sharding)
+        return jax.vmap(epoch, in_axes=(0, None, None, None, 0)) if models else epoch
+
+    return compiling.compiled("epoch", build, args, key=(program, n, batch_sharding, models))
 
 
-@jax.jit
 def all_finite(tree) -> jax.Array:
-    """True when every entry of every leaf is finite (one device value)."""
+    """True when every entry of every leaf is finite (traced inside the epoch)."""
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(tree)]))

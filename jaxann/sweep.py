@@ -30,18 +30,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxann.compiling import counting
 from jaxann.config import TrainConfig
 from jaxann.errors import JaxannError
 from jaxann.inputs import check_data
 from jaxann.loop import History, epoch_order, start
 from jaxann.losses import one_hot
-from jaxann.network import init_mlp
 from jaxann.predict import accuracy
-from jaxann.program import all_finite, compiled_epoch
+from jaxann.program import compiled_epoch
 from jaxann.rules import Schedule, Stopping, divergence
-
-
-_finite_per_model = jax.jit(jax.vmap(all_finite))
 
 
 @dataclass
@@ -73,18 +70,24 @@ def fit_many(config: TrainConfig, x, y, *, n_out: int | None = None, seeds=None,
         raise JaxannError("the 'adaptive' schedule changes models at different epochs: use it with "
                           "`fit`, one model at a time")
     members = grid(config, seeds, lr, alpha, momentum)
+    with counting() as compiled:
+        return _fit_many(config, members, x, y, n_out, callback, compiled)
+
+
+def _fit_many(config, members, x, y, n_out, callback, compiled) -> SweepResult:
     x, y, n_out = check_data(x, y, n_out)
     n, dtype = x.shape[0], jnp.dtype(config.dtype)
     sizes = config.sizes(x.shape[1], n_out)
-    progress = [start(m, init_mlp(jax.random.key(m.seed), sizes, config.init, dtype)) for m in members]
-    states = jax.tree.map(lambda *leaves: jnp.stack(leaves), *(p.state for p in progress))
+    # each member's initial state from one compiled program, stacked on the host (no program)
+    progress = [start(m, sizes=sizes) for m in members]
+    states = jax.device_put(jax.tree.map(lambda *leaves: np.stack(leaves), *(jax.device_get(p.state) for p in progress)))
     t = one_hot(y, n_out, dtype) if y.ndim == 1 else np.asarray(y, dtype)
-    x_dev, t_dev = jnp.asarray(x, dtype), jnp.asarray(t)
+    x_dev, t_dev = jax.device_put(np.asarray(x, dtype)), jax.device_put(t)
 
     def orders(k):
         return np.stack([epoch_order(m.seed, k, n, config.shuffle) for m in members])
 
-    epoch, compile_seconds = compiled_epoch(config, n, (states, x_dev, t_dev, None, orders(0)), models=True)
+    epoch, _ = compiled_epoch(config, n, (states, x_dev, t_dev, None, orders(0)), models=True)
     histories = [History() for _ in members]
     schedule = Schedule.of(config, lr0=np.array([m.lr for m in members]))
     fit_start = time.perf_counter()
@@ -92,7 +95,7 @@ def fit_many(config: TrainConfig, x, y, *, n_out: int | None = None, seeds=None,
         t_epoch = time.perf_counter()
         states, metrics = epoch(states, x_dev, t_dev, None, orders(k))
         # the epoch's one read-back
-        losses, correct, finite = jax.device_get((metrics.loss, metrics.correct, _finite_per_model(states.params)))
+        losses, correct, finite = jax.device_get((metrics.loss, metrics.correct, metrics.finite))
         losses = losses.tolist()
         # every model trains every epoch: the rule never stops them, the schedule sets the rates
         states = schedule.after_epoch(states, (k + 1) * n, Stopping(), config.n_iter_no_change)[0]
@@ -108,8 +111,9 @@ def fit_many(config: TrainConfig, x, y, *, n_out: int | None = None, seeds=None,
         if callback is not None:
             callback(k + 1, losses)
     fit_seconds = time.perf_counter() - fit_start
-    params = [jax.tree.map(lambda a, i=i: a[i], states.params) for i in range(len(members))]
-    return SweepResult(members, params, histories, compile_seconds, fit_seconds)
+    stacked = jax.device_get(states.params)
+    params = [jax.tree.map(lambda a, i=i: a[i], stacked) for i in range(len(members))]
+    return SweepResult(members, params, histories, compiled.seconds, fit_seconds)
 
 
 def member_settings(config: TrainConfig) -> dict:

@@ -11,6 +11,11 @@ import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
+# compiled programs cached on disk in a folder of the test session's own, never the user's
+if not os.environ.get("JAXANN_COMPILE_CACHE"):
+    import tempfile
+    os.environ["JAXANN_COMPILE_CACHE"] = tempfile.mkdtemp(prefix="jaxann-xla-")
+
 # test_data.py isolates itself from JAXANN_DATA_DIR; it finds real MNIST through this copy
 if os.environ.get("JAXANN_DATA_DIR"):
     os.environ.setdefault("JAXANN_REAL_MNIST", os.environ["JAXANN_DATA_DIR"])

@@ -82,3 +82,19 @@ def test_an_older_run_folder_still_draws_its_history(tmp_path):
     from jaxann.runs import RunFolder
     assert RunFolder(out).read_metrics()["history"]["validation_score"] == scores
     assert main(["plot", "history", "--run-dir", str(out), "--out", str(tmp_path / "h.png")]) == 0
+
+
+def test_every_compilation_of_a_run_is_one_the_report_counts(tmp_path):
+    import re
+
+    metrics = tmp_path / "m.json"
+    r = subprocess.run([sys.executable, "-m", "jaxann", "train", "--epochs", "2", "--quiet", "--no-compile-cache",
+                        "--validation-fraction", "0.1", "--metrics", str(metrics)],
+                       capture_output=True, text=True, env={**__import__("os").environ, "JAX_LOG_COMPILES": "1"})
+    assert r.returncode == 0, r.stderr
+    logged = re.findall(r"Finished XLA compilation of jit\((\w+)\) in ([0-9.e-]+) sec", r.stderr)
+    report = json.loads(metrics.read_text())
+    # initialisation, the epoch, and the forward pass for the validation, training and test rows
+    # (three bucket sizes); nothing else compiles, and every one is counted
+    assert sorted(name for name, _ in logged) == sorted(report["compiled"]) == ["epoch", "init"] + ["outputs"] * 3
+    assert report["compile_seconds"] >= sum(float(s) for _, s in logged)

@@ -105,7 +105,7 @@ def test_lecture_configuration_learns_digits():
     # measured 0.974 / 0.962 (seed 1); the margins allow for a different BLAS's rounding
     assert accuracy(result.params, d.x_train, d.y_train) > 0.95
     assert accuracy(result.params, d.x_test, d.y_test) > 0.93
-    assert result.compile_seconds > 0 and result.fit_seconds > 0
+    assert result.fit_seconds > 0
     assert 0.9 < result.history.train_accuracy[-1] <= 1.0
 
 

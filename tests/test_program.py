@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import jaxann.program as program_mod
+from jaxann import compiling
 from jaxann.config import TrainConfig
 from jaxann.loop import fit
 
@@ -30,7 +31,7 @@ def test_no_recompilation_between_epochs(monkeypatch):
         return counted
 
     monkeypatch.setattr(program_mod, "make_step", counting_make_step)
-    monkeypatch.setattr(program_mod, "_COMPILED", program_mod.OrderedDict())  # nothing kept from other tests
+    monkeypatch.setattr(compiling, "_KEPT", compiling.OrderedDict())  # nothing kept from other tests
     x, y = small_problem(n=30)
     result = fit(TrainConfig(hidden=(5,), epochs=6, batch_size=7), x, y)
     assert len(result.history.loss) == 6
@@ -38,7 +39,7 @@ def test_no_recompilation_between_epochs(monkeypatch):
     assert result.compile_seconds > 0
     # another fit of the same program (other seed, rates, alpha, data values) reuses it
     again = fit(TrainConfig(hidden=(5,), epochs=2, batch_size=7, seed=3, lr=0.3, momentum=0.5, alpha=0.1), -x, y)
-    assert len(traces) == 1 and again.compile_seconds == 0.0
+    assert len(traces) == 1 and again.compiled == [] and again.compile_seconds == 0.0
     fit(TrainConfig(hidden=(5,), epochs=2, batch_size=8), x, y)  # another batch size: another program
     assert len(traces) == 2
 
@@ -54,13 +55,13 @@ def test_a_kept_program_trains_exactly_as_a_fresh_compilation(monkeypatch, first
     # first compilation: a fit through it equals the same fit compiled afresh, bit for bit
     x, y = small_problem(n=23, n_in=4, n_out=3)
     base = {"hidden": (6,), "epochs": 4, "batch_size": 5, "activation": "tanh", "dtype": "float64"}
-    monkeypatch.setattr(program_mod, "_COMPILED", program_mod.OrderedDict())
+    monkeypatch.setattr(compiling, "_KEPT", compiling.OrderedDict())
     fit(TrainConfig(**base, **first), x, y)
     kept = fit(TrainConfig(**base, **second), x, y)
-    assert kept.compile_seconds == 0.0
-    monkeypatch.setattr(program_mod, "_COMPILED", program_mod.OrderedDict())
+    assert kept.compiled == [] and kept.compile_seconds == 0.0
+    monkeypatch.setattr(compiling, "_KEPT", compiling.OrderedDict())
     fresh = fit(TrainConfig(**base, **second), x, y)
-    assert fresh.compile_seconds > 0
+    assert fresh.compiled == ["init", "epoch"] and fresh.compile_seconds > 0
     assert kept.history.loss == fresh.history.loss
     for a, b in zip(jax.tree.leaves(kept.params), jax.tree.leaves(fresh.params)):
         np.testing.assert_array_equal(a, b)
@@ -71,15 +72,15 @@ def test_every_program_field_is_in_the_key_and_no_other():
     base = TrainConfig(hidden=(5,), epochs=1, batch_size=4)
     x, y = small_problem(n=12)
     mp = pytest.MonkeyPatch()
-    mp.setattr(program_mod, "_COMPILED", program_mod.OrderedDict())
+    mp.setattr(compiling, "_KEPT", compiling.OrderedDict())
     try:
         fit(base, x, y)
         for change in ({"activation": "tanh"}, {"grad": "backprop"}, {"nesterov": False}, {"optimizer": "adam"},
                        {"loss": "mse"}, {"batch_size": 3}, {"hidden": (6,)}):
-            assert fit(replace(base, **change), x, y).compile_seconds > 0, change
+            assert "epoch" in fit(replace(base, **change), x, y).compiled, change
         for change in ({"lr": 0.5}, {"alpha": 0.3}, {"seed": 9}, {"epochs": 2}, {"tol": 1.0}, {"shuffle": False},
                        {"lr_schedule": "invscaling"}, {"init": "he_normal"}):
-            assert fit(replace(base, **change), x, y).compile_seconds == 0.0, change
+            assert "epoch" not in fit(replace(base, **change), x, y).compiled, change
     finally:
         mp.undo()
 

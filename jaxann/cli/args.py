@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 
 
 def int_list(text: str) -> list[int]:
@@ -102,26 +101,4 @@ def config_from(args, **swept):
 def add_compile_cache_flag(p):
     p.add_argument("--compile-cache", action=argparse.BooleanOptionalAction, default=True,
                    help="keep compiled programs on disk so a second run skips compilation "
-                   "(default on; also off with JAXANN_COMPILE_CACHE=0)")
-
-
-def setup_compile_cache(enabled: bool) -> str | None:
-    """Turn on JAX's persistent compilation cache (before anything compiles); its folder.
-
-    Folder: $JAXANN_COMPILE_CACHE when it names one, else <cache>/xla (the data cache's
-    root, $JAXANN_CACHE_DIR or ~/.cache/jaxann). JAXANN_COMPILE_CACHE=0 turns it off. The
-    size and time thresholds are lowered to 0: jaxann's programs are small and compile in
-    well under JAX's default 1 s threshold, which would otherwise skip them all.
-    """
-    import jax
-
-    from jaxann.data import cache_dir
-
-    setting = os.environ.get("JAXANN_COMPILE_CACHE", "")
-    if not enabled or setting.lower() in ("0", "off", "false", "no"):
-        return None
-    folder = setting or str(cache_dir() / "xla")
-    jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    return folder
+                   "(default on, unless jax_compilation_cache_dir is set; also off with JAXANN_COMPILE_CACHE=0)")

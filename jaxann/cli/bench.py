@@ -49,10 +49,12 @@ def _systems(text: str) -> list[str]:
 
 def run(args) -> int:
     from jaxann import bench
+    from jaxann.compiling import use_persistent_cache
     from jaxann.data import find_files, load
     from jaxann.runs import write_json
 
     config = config_from(args)
+    use_persistent_cache(False)  # compile cold on every repeat: the table's compile seconds
     name = args.dataset
     if name == "auto":
         name = "mnist" if find_files("mnist", args.data_dir) else "digits"

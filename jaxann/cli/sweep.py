@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jaxann.cli.args import add_network_flags, config_from, setup_compile_cache
+from jaxann.cli.args import add_network_flags, config_from
 
 
 def add_arguments(p):
@@ -15,13 +15,14 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    from jaxann.compiling import counting, use_persistent_cache
     from jaxann.data import load
     from jaxann.placement import device_name
     from jaxann.runs import metrics, save_figure, write_json
     from jaxann.sweep import accuracies, fit_many, member_settings
 
     config = config_from(args, seed=args.seeds[0], lr=args.lr[0], momentum=args.momentum[0], alpha=args.alpha[0])
-    setup_compile_cache(args.compile_cache)
+    use_persistent_cache(args.compile_cache)
     data = load(args.dataset, args.data_dir)
     sizes = config.sizes(data.x_train.shape[1], data.n_classes)
     K = len(args.seeds) * len(args.lr) * len(args.alpha) * len(args.momentum)
@@ -34,10 +35,11 @@ def run(args) -> int:
             print(f"Iteration {k}, loss = {min(losses):.8f} .. {max(losses):.8f} over {len(losses)} models",
                   flush=True)
 
-    result = fit_many(config, data.x_train, data.y_train, n_out=data.n_classes, seeds=args.seeds, lr=args.lr,
-                      alpha=args.alpha, momentum=args.momentum, callback=log)
-    train_acc = accuracies(result, data.x_train, data.y_train, config.activation)
-    test_acc = accuracies(result, data.x_test, data.y_test, config.activation)
+    with counting() as compiled:  # every program the sweep compiles: training's and the scores'
+        result = fit_many(config, data.x_train, data.y_train, n_out=data.n_classes, seeds=args.seeds, lr=args.lr,
+                          alpha=args.alpha, momentum=args.momentum, callback=log)
+        train_acc = accuracies(result, data.x_train, data.y_train, config.activation)
+        test_acc = accuracies(result, data.x_test, data.y_test, config.activation)
     print(f"| {'model':>5} | {'seed':>5} | {'lr':>8} | {'alpha':>8} | {'momentum':>8} | {'final loss':>10} | "
           f"{'train acc':>9} | {'test acc':>8} |")
     print(f"| {'-' * 5} | {'-' * 5} | {'-' * 8} | {'-' * 8} | {'-' * 8} | {'-' * 10} | {'-' * 9} | {'-' * 8} |")
@@ -47,10 +49,11 @@ def run(args) -> int:
               f"{history.loss[-1]:>10.6f} | {train_acc[i]:>9.4f} | {test_acc[i]:>8.4f} |")
         entries.append(member_settings(member) | metrics(
             member, history, train_accuracy=train_acc[i], test_accuracy=test_acc[i],
-            fit_seconds=result.fit_seconds, compile_seconds=result.compile_seconds, models_in_program=K))
+            fit_seconds=result.fit_seconds, compile_seconds=compiled.seconds, compiled=compiled.names,
+            models_in_program=K))
     if not args.quiet:
         print(f"{K} model{'s' * (K != 1)} trained in {result.fit_seconds:.2f} s "
-              f"(compiled in {result.compile_seconds:.2f} s)")
+              f"(compiled in {compiled.seconds:.2f} s: {', '.join(compiled.names)})")
     if args.metrics:
         write_json(args.metrics, entries)
     if args.plot:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from jaxann.cli.args import add_network_flags, config_from, positive_int, setup_compile_cache
+from jaxann.cli.args import add_network_flags, config_from, positive_int
 from jaxann.errors import JaxannError, TrainingDiverged
 
 
@@ -41,10 +41,8 @@ def add_arguments(p):
 def run(args) -> int:
     import jax
 
-    from jaxann.checkpoint import save_checkpoint
-    from jaxann.console import ProgressBar
+    from jaxann.compiling import counting, use_persistent_cache
     from jaxann.data import load
-    from jaxann.loop import fit, iteration_line
     from jaxann.placement import device_name
     from jaxann.predict import accuracy
     from jaxann.runs import metrics, write_json
@@ -54,7 +52,7 @@ def run(args) -> int:
         raise JaxannError("--resume needs --out DIR, the folder whose checkpoint.npz it continues")
     if args.distributed or args.num_processes is not None or args.process_id is not None:
         jax.distributed.initialize(num_processes=args.num_processes, process_id=args.process_id)
-    setup_compile_cache(args.compile_cache)
+    use_persistent_cache(args.compile_cache)
     data = load(args.dataset, args.data_dir)
     sizes = config.sizes(data.x_train.shape[1], data.n_classes)
     say = (lambda *a, **k: None) if args.quiet else print
@@ -65,6 +63,31 @@ def run(args) -> int:
     if args.debug_nans:
         jax.config.update("jax_debug_nans", True)
     folder, resume = _run_folder(args, config, sizes, say)
+    with counting() as compiled:  # every program the run compiles: training's and the scores'
+        result = _fit(args, config, data, sizes, folder, resume, say)
+        train_acc = accuracy(result.params, data.x_train, data.y_train, config.activation)
+        test_acc = accuracy(result.params, data.x_test, data.y_test, config.activation)
+    print(f"Training set score: {train_acc:f}")
+    print(f"Test set score: {test_acc:f}")
+    run_metrics = metrics(
+        config, result.history, train_accuracy=train_acc, test_accuracy=test_acc, fit_seconds=result.fit_seconds,
+        compile_seconds=compiled.seconds, compiled=compiled.names, devices=args.devices,
+        dataset={"name": data.name, "source": data.source, "n_train": len(data.x_train),
+                 "n_test": len(data.x_test), "sizes": sizes})
+    if args.metrics:
+        write_json(args.metrics, run_metrics)
+    if folder:
+        folder.save(result.params, run_metrics, result.history)
+    return 0
+
+
+def _fit(args, config, data, sizes, folder, resume, say):
+    """The training, with its per-epoch log, checkpoints and progress bar; the FitResult of
+    a run that did not diverge (TrainingDiverged otherwise)."""
+    from jaxann.checkpoint import save_checkpoint
+    from jaxann.console import ProgressBar
+    from jaxann.loop import fit, iteration_line
+
     bar = ProgressBar(config.epochs, enabled=not args.quiet)
 
     def after_epoch(progress):
@@ -93,20 +116,7 @@ def run(args) -> int:
         raise TrainingDiverged(f"training diverged: {history.stopped}{kept}; lower the learning rate (--lr)")
     if history.stopped:
         say(f"Stopped after {len(history.loss)} epochs: {history.stopped}")
-    train_acc = accuracy(result.params, data.x_train, data.y_train, config.activation)
-    test_acc = accuracy(result.params, data.x_test, data.y_test, config.activation)
-    print(f"Training set score: {train_acc:f}")
-    print(f"Test set score: {test_acc:f}")
-    run_metrics = metrics(
-        config, history, train_accuracy=train_acc, test_accuracy=test_acc, fit_seconds=result.fit_seconds,
-        compile_seconds=result.compile_seconds, devices=args.devices,
-        dataset={"name": data.name, "source": data.source, "n_train": len(data.x_train),
-                 "n_test": len(data.x_test), "sizes": sizes})
-    if args.metrics:
-        write_json(args.metrics, run_metrics)
-    if folder:
-        folder.save(result.params, run_metrics, history)
-    return 0
+    return result
 
 
 def _run_folder(args, config, sizes, say):

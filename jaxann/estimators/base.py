@@ -10,7 +10,6 @@ from dataclasses import replace
 from numbers import Integral, Real
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -130,8 +129,13 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def _params(self):
-        # jnp.asarray: float64 coefs_ become float32 arrays when x64 is off, as training had them
-        return tuple({"W": jnp.asarray(W), "b": jnp.asarray(b)} for W, b in zip(self.coefs_, self.intercepts_))
+        """coefs_ / intercepts_ as the parameter tree, float64 ones in float32 when x64 is
+        off (as training had them); cast on the host, so no device program runs."""
+        def host(a):
+            a = np.asarray(a)
+            return a.astype(np.float32) if a.dtype == np.float64 and not jax.config.jax_enable_x64 else a
+
+        return tuple({"W": host(W), "b": host(b)} for W, b in zip(self.coefs_, self.intercepts_))
 
     def _hidden(self) -> list[int]:
         sizes = self.hidden_layer_sizes
