@@ -15,21 +15,20 @@ from jaxann.errors import JaxannError
 from jaxann.network import feedforward
 
 LINKS = {"identity": lambda a: a, "softmax": jax.nn.softmax, "logistic": jax.nn.sigmoid}
-BUCKET_STEP = 4096
+CHUNK = 4096
 
 
 def bucket(m: int) -> int:
-    """The padded row count for m rows: the next power of two from 8 to BUCKET_STEP, then
-    the next multiple of BUCKET_STEP. Few sizes, so few programs; at most 2x the rows
-    below 4096 and under 7% above 60,000."""
-    if m <= BUCKET_STEP:
-        return max(8, 1 << (m - 1).bit_length())
-    return -(-m // BUCKET_STEP) * BUCKET_STEP
+    """The padded row count of a call of m rows: the next power of two from 8 up to CHUNK
+    (larger inputs go through in chunks of CHUNK rows). Few sizes, so few programs."""
+    return max(8, 1 << (min(m, CHUNK) - 1).bit_length())
 
 
 def outputs(params, x, activation: str = "relu", link: str = "identity") -> np.ndarray:
     """The output layer's a^L (m, n_L) for rows x (m, n_0), through `link` ("identity",
-    "softmax" or "logistic"): one compiled program per bucket of row counts (`bucket`).
+    "softmax" or "logistic"), by one compiled program per bucket of row counts (`bucket`;
+    more than CHUNK rows go through CHUNK at a time, only the last chunk padded, so no
+    padded copy of a large x is made).
 
     Each row's values are independent of where the row stands in x: XLA's CPU matmul
     computes the last m % 8 rows with another kernel, whose float32 sums round differently
@@ -37,13 +36,10 @@ def outputs(params, x, activation: str = "relu", link: str = "identity") -> np.n
     the shuffled predictions exactly (scikit-learn's estimator checks ask for that to 1e-7).
     """
     x = np.asarray(x, params[0]["W"].dtype)
-    if x.ndim != 2 or x.shape[1] != params[0]["W"].shape[0] or not np.isfinite(x).all():
-        raise JaxannError(f"x has shape {x.shape} or non-finite values; expected finite rows "
-                          f"(m, {params[0]['W'].shape[0]})")
-    m = x.shape[0]
-    padded = np.zeros((bucket(m), x.shape[1]), x.dtype)
-    padded[:m] = x
-    args = (jax.device_put(params), jax.device_put(padded))
+    n_0 = params[0]["W"].shape[0]
+    if x.ndim != 2 or x.shape[1] != n_0:
+        raise JaxannError(f"x has shape {x.shape}; expected (m, {n_0}) rows")
+    params = jax.device_put(params)
 
     def build():
         def outputs(params, x):
@@ -51,8 +47,18 @@ def outputs(params, x, activation: str = "relu", link: str = "identity") -> np.n
             return LINKS[link](a_L)
         return outputs
 
-    program, _ = compiling.compiled("outputs", build, args, key=(activation, link))
-    return np.asarray(program(*args))[:m]
+    parts = [np.zeros((0, params[-1]["W"].shape[1]), x.dtype)]
+    for start in range(0, x.shape[0], CHUNK):
+        rows = x[start:start + CHUNK]
+        if not np.isfinite(rows).all():
+            raise JaxannError("x holds NaN or infinite values; expected finite numbers")
+        m = rows.shape[0]
+        if m < bucket(m):
+            rows = np.concatenate([rows, np.zeros((bucket(m) - m, n_0), x.dtype)])
+        args = (params, jax.device_put(rows))
+        program, _ = compiling.compiled("outputs", build, args, key=(activation, link))
+        parts.append(program(*args))
+    return np.concatenate([np.asarray(part) for part in parts])[:x.shape[0]]
 
 
 def predict(params, x, activation: str = "relu") -> np.ndarray:
