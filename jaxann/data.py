@@ -4,8 +4,9 @@
     load("mnist", data_dir=None)        the four standard IDX files
     load("fashion-mnist", data_dir=None)
 
-Images come back as float32 rows of pixels scaled to [0, 1] (the lecture's x / 255; the
-digits' 0..16 scale / 16), labels as int32 class indices.
+Images come back as rows of pixels: `x_train` / `x_test` float32 scaled to [0, 1] (the
+lecture's x / 255; the digits' 0..16 scale / 16), `raw_train` / `raw_test` as stored
+(uint8 for the IDX sets, with `x_divisor` 255), labels as int32 class indices.
 
 MNIST-style files are looked for, in this order, in `data_dir` (argument or `--data-dir`),
 in `$JAXANN_DATA_DIR`, and in the cache (`$JAXANN_CACHE_DIR`, else ~/.cache/jaxann), each
@@ -27,6 +28,7 @@ import urllib.error
 import urllib.request
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -42,14 +44,35 @@ class DataError(JaxannError):
 
 @dataclass(frozen=True)
 class Dataset:
+    """A data set's rows as stored (`raw_train`, `raw_test`: uint8 pixels for the image
+    sets) and its features x = raw / x_divisor (`x_train`, `x_test`: float32, made on
+    first use). Training can take the raw rows and the divisor instead (`fit(raw,
+    x_divisor=...)`): a quarter of the bytes on the host and the device, the division
+    done inside the compiled step, with the same results."""
+
     name: str
-    x_train: np.ndarray  # (n_train, n_features) float32 in [0, 1]
+    raw_train: np.ndarray  # (n_train, n_features), uint8 pixels or float32 features
     y_train: np.ndarray  # (n_train,) int32
-    x_test: np.ndarray
+    raw_test: np.ndarray
     y_test: np.ndarray
     image_shape: tuple  # (rows, cols) of one image
     n_classes: int
     source: str  # where the data came from, for logs and metrics
+    x_divisor: float | None = None  # features = raw / x_divisor (None: raw are the features)
+
+    @cached_property
+    def x_train(self) -> np.ndarray:
+        """(n_train, n_features) float32 features (pixels scaled to [0, 1])."""
+        return self._features(self.raw_train)
+
+    @cached_property
+    def x_test(self) -> np.ndarray:
+        return self._features(self.raw_test)
+
+    def _features(self, raw):
+        if self.x_divisor is None:
+            return raw
+        return raw.astype(np.float32) / np.float32(self.x_divisor)
 
 
 # The four files of an MNIST-style data set: (part, stem, magic number)
@@ -249,12 +272,12 @@ def _load_idx_set(name: str, data_dir=None, mirrors=None) -> Dataset:
         raise DataError(f"{name}: train images are {image_shape} but test images {arrays['x_test'].shape[1:]}")
     n_classes = int(max(arrays["y_train"].max(initial=0), arrays["y_test"].max(initial=0))) + 1
 
-    def images(a):
-        return (a.reshape(len(a), -1).astype(np.float32) / np.float32(255.0))
+    def rows(a):
+        return a.reshape(len(a), -1)
 
-    return Dataset(name, images(arrays["x_train"]), arrays["y_train"].astype(np.int32),
-                   images(arrays["x_test"]), arrays["y_test"].astype(np.int32),
-                   tuple(image_shape), n_classes, source)
+    return Dataset(name, rows(arrays["x_train"]), arrays["y_train"].astype(np.int32),
+                   rows(arrays["x_test"]), arrays["y_test"].astype(np.int32),
+                   tuple(image_shape), n_classes, source, x_divisor=255.0)
 
 
 def _load_digits() -> Dataset:

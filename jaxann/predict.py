@@ -24,7 +24,7 @@ def bucket(m: int) -> int:
     return max(8, 1 << (min(m, CHUNK) - 1).bit_length())
 
 
-def outputs(params, x, activation: str = "relu", link: str = "identity") -> np.ndarray:
+def outputs(params, x, activation: str = "relu", link: str = "identity", x_divisor: float | None = None) -> np.ndarray:
     """The output layer's a^L (m, n_L) for rows x (m, n_0), through `link` ("identity",
     "softmax" or "logistic"), by one compiled program per bucket of row counts (`bucket`;
     more than CHUNK rows go through CHUNK at a time, only the last chunk padded, so no
@@ -34,15 +34,20 @@ def outputs(params, x, activation: str = "relu", link: str = "identity") -> np.n
     computes the last m % 8 rows with another kernel, whose float32 sums round differently
     in the last bit, and every bucket is a multiple of 8, so predicting shuffled rows gives
     the shuffled predictions exactly (scikit-learn's estimator checks ask for that to 1e-7).
+    x_divisor: x holds raw rows (e.g. uint8 pixels) whose features are x / x_divisor.
     """
-    x = np.asarray(x, params[0]["W"].dtype)
+    dtype = np.dtype(params[0]["W"].dtype)
+    x = np.asarray(x, dtype) if x_divisor is None else np.asarray(x)
     n_0 = params[0]["W"].shape[0]
     if x.ndim != 2 or x.shape[1] != n_0:
         raise JaxannError(f"x has shape {x.shape}; expected (m, {n_0}) rows")
     params = jax.device_put(params)
+    divisor = () if x_divisor is None else (jax.device_put(np.asarray(x_divisor, dtype)),)
 
     def build():
-        def outputs(params, x):
+        def outputs(params, x, *divisor):
+            if divisor:  # raw rows (uint8 pixels) to features, as training makes them
+                x = x.astype(dtype) / divisor[0]
             a_L = jax.vmap(lambda row: feedforward(params, row, activation)[1][-1])(x)
             return LINKS[link](a_L)
         return outputs
@@ -55,22 +60,22 @@ def outputs(params, x, activation: str = "relu", link: str = "identity") -> np.n
         m = rows.shape[0]
         if m < bucket(m):
             rows = np.concatenate([rows, np.zeros((bucket(m) - m, n_0), x.dtype)])
-        args = (params, jax.device_put(rows))
+        args = (params, jax.device_put(rows), *divisor)
         program, _ = compiling.compiled("outputs", build, args, key=(activation, link))
         parts.append(program(*args))
     return np.concatenate([np.asarray(part) for part in parts])[:x.shape[0]]
 
 
-def predict(params, x, activation: str = "relu") -> np.ndarray:
-    """Class indices argmax_j a^L_j for rows x (m, n_0)."""
-    return outputs(params, x, activation).argmax(axis=-1)
+def predict(params, x, activation: str = "relu", x_divisor: float | None = None) -> np.ndarray:
+    """Class indices argmax_j a^L_j for rows x (m, n_0) (raw rows / x_divisor, when given)."""
+    return outputs(params, x, activation, x_divisor=x_divisor).argmax(axis=-1)
 
 
-def accuracy(params, x, y, activation: str = "relu", sample_weight=None) -> float:
+def accuracy(params, x, y, activation: str = "relu", sample_weight=None, x_divisor: float | None = None) -> float:
     """The fraction of rows x whose predicted class is the label y (m,) (or argmax of
-    targets); with sample_weight (m,), the fraction of the weight."""
+    targets); with sample_weight (m,), the fraction of the weight; x_divisor as `outputs`."""
     y = np.asarray(y)
     labels = y if y.ndim == 1 else y.argmax(axis=1)
     if not len(labels):
         return float("nan")
-    return float(np.average(predict(params, x, activation) == labels, weights=sample_weight))
+    return float(np.average(predict(params, x, activation, x_divisor) == labels, weights=sample_weight))

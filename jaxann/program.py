@@ -46,10 +46,18 @@ class TrainState(NamedTuple):
 
 
 class Metrics(NamedTuple):
+    """A batch's (or, packed by the epoch, the epoch's) figures."""
+
     loss: jax.Array  # the cost C, including its L2 term
     correct: jax.Array  # weight of the rows whose argmax a^L is the target's argmax
     m: jax.Array  # weight of the real (unpadded) rows
-    finite: jax.Array | bool = True  # after an epoch: whether every parameter is finite
+    finite: jax.Array | bool = True  # after an epoch: whether every parameter is finite (1.0 / 0.0)
+
+    @classmethod
+    def unpack(cls, packed) -> "Metrics":
+        """The epoch's Metrics from its packed array (..., 4), read back in one transfer."""
+        packed = np.asarray(packed)
+        return cls(*(packed[..., i] for i in range(4)))
 
 
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
@@ -140,10 +148,12 @@ def make_step(optimizer: optax.GradientTransformation, config: TrainConfig) -> C
 
 
 def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callable:
-    """One epoch as one `jax.lax.scan`: (state, x, t, sample_weight, order) -> (state, Metrics).
+    """One epoch as one `jax.lax.scan`: (state, x, t, sample_weight, order, x_divisor) ->
+    (state, the epoch's Metrics packed in one array (4,): `Metrics.unpack` reads it).
 
     sample_weight (n,) holds the rows' weights, or is None: every row counts once (a program
-    of its own, with no weights to read); order (n,) is the epoch's row order. The rows are
+    of its own, with no weights to read); order (n,) is the epoch's row order; x_divisor,
+    when given, makes each batch's features x / x_divisor (x then raw rows, e.g. uint8). The rows are
     cut into ceil(n / rows) batches; the last is padded with weight-0 rows, so its mean and
     L2 term use its real size (its weight sum). The epoch's Metrics, as scikit-learn counts
     them: loss = sum(C_batch rows_batch) / n, correct = the weight of the rows right,
@@ -155,21 +165,25 @@ def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callab
     n_batches = -(-n // rows)
     pad = n_batches * rows - n
 
-    def epoch(state, x, t, sample_weight, order):
+    def epoch(state, x, t, sample_weight, order, x_divisor=None):
+        dtype = t.dtype
         idx = jnp.concatenate([order, jnp.zeros(pad, order.dtype)]).reshape(n_batches, rows)
-        real = jnp.concatenate([jnp.ones(n, x.dtype), jnp.zeros(pad, x.dtype)]).reshape(n_batches, rows)
+        real = jnp.concatenate([jnp.ones(n, dtype), jnp.zeros(pad, dtype)]).reshape(n_batches, rows)
 
         def body(state, batch):
             idx, real = batch
             weight = real if sample_weight is None else sample_weight[idx] * real
-            batch = (x[idx], t[idx], weight)
+            # raw rows (uint8 pixels, say) become features here, batch by batch
+            x_batch = x[idx] if x_divisor is None else x[idx].astype(dtype) / x_divisor
+            batch = (x_batch, t[idx], weight)
             if batch_sharding is not None:
                 batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
             return step(state, batch)
 
         state, per_batch = jax.lax.scan(body, state, (idx, real))
         loss = jnp.sum(per_batch.loss * jnp.sum(real, axis=1)) / n
-        return state, Metrics(loss, jnp.sum(per_batch.correct), jnp.sum(per_batch.m), all_finite(state.params))
+        metrics = (loss, jnp.sum(per_batch.correct), jnp.sum(per_batch.m), all_finite(state.params))
+        return state, jnp.stack([jnp.asarray(v, loss.dtype) for v in metrics])  # one read-back for all four
 
     return epoch
 
@@ -191,8 +205,8 @@ def forget_compiled_epochs() -> None:
 
 
 def compiled_epoch(config: TrainConfig, n: int, args: tuple, batch_sharding=None, models: bool = False):
-    """`epoch_function` compiled for args = (state, x, t, sample_weight, order), or vmapped
-    over models (state and order with a leading model axis); kept and reused.
+    """`epoch_function` compiled for args = (state, x, t, sample_weight, order, x_divisor),
+    or vmapped over models (state and order with a leading model axis); kept and reused.
 
     The key is everything the program is built from: `config.program_config()` with its
     batch size resolved for n, n, the batch placement, whether it is vmapped, and the
@@ -204,7 +218,7 @@ def compiled_epoch(config: TrainConfig, n: int, args: tuple, batch_sharding=None
 
     def build():
         epoch = epoch_function(program, n, batch_sharding)
-        return jax.vmap(epoch, in_axes=(0, None, None, None, 0)) if models else epoch
+        return jax.vmap(epoch, in_axes=(0, None, None, None, 0, None)) if models else epoch
 
     return compiling.compiled("epoch", build, args, key=(program, n, batch_sharding, models))
 

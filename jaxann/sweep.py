@@ -37,7 +37,7 @@ from jaxann.inputs import check_data
 from jaxann.loop import History, epoch_order, start
 from jaxann.losses import one_hot
 from jaxann.predict import accuracy
-from jaxann.program import compiled_epoch
+from jaxann.program import Metrics, compiled_epoch
 from jaxann.rules import Schedule, Stopping, divergence
 
 
@@ -87,15 +87,15 @@ def _fit_many(config, members, x, y, n_out, callback, compiled) -> SweepResult:
     def orders(k):
         return np.stack([epoch_order(m.seed, k, n, config.shuffle) for m in members])
 
-    epoch, _ = compiled_epoch(config, n, (states, x_dev, t_dev, None, orders(0)), models=True)
+    epoch, _ = compiled_epoch(config, n, (states, x_dev, t_dev, None, orders(0), None), models=True)
     histories = [History() for _ in members]
     schedule = Schedule.of(config, lr0=np.array([m.lr for m in members]))
     fit_start = time.perf_counter()
     for k in range(config.epochs):
         t_epoch = time.perf_counter()
-        states, metrics = epoch(states, x_dev, t_dev, None, orders(k))
+        states, metrics = epoch(states, x_dev, t_dev, None, orders(k), None)
         # the epoch's one read-back
-        losses, correct, finite = jax.device_get((metrics.loss, metrics.correct, metrics.finite))
+        losses, correct, _, finite = Metrics.unpack(jax.device_get(metrics))
         losses = losses.tolist()
         # every model trains every epoch: the rule never stops them, the schedule sets the rates
         states = schedule.after_epoch(states, (k + 1) * n, Stopping(), config.n_iter_no_change)[0]

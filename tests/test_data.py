@@ -49,6 +49,9 @@ def test_reads_every_usual_spelling(tmp_path, spelling):
     d = load("mnist", tmp_path / "d")
     assert d.x_train.shape == (12, 12) and d.x_test.shape == (5, 12) and d.image_shape == (4, 3)
     assert d.x_train.dtype == np.float32 and d.y_train.dtype == np.int32
+    # the rows as stored: uint8 pixels, the features they divide into
+    assert d.raw_train.dtype == np.uint8 and d.x_divisor == 255.0
+    np.testing.assert_array_equal(d.raw_train, arrays["x_train"].reshape(12, 12))
     # pixels scaled to [0, 1] as x / 255, row-major per image
     np.testing.assert_allclose(d.x_train, arrays["x_train"].reshape(12, 12) / 255.0, rtol=1e-7)
     np.testing.assert_array_equal(d.y_test, arrays["y_test"])

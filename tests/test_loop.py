@@ -201,3 +201,19 @@ def test_history_reads_files_that_call_validation_scores_accuracy():
     old = {"loss": [1.0], "train_accuracy": [0.5], "validation_accuracy": [0.25], "seconds": [0.1],
            "lr_changes": [], "stopped": ""}
     assert History.from_dict(old).validation_score == [0.25]
+
+
+def test_raw_rows_with_a_divisor_train_exactly_as_their_features():
+    # uint8 pixels divided inside the compiled step give the run of the float32 features
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 256, size=(50, 6), dtype=np.uint8)
+    y = rng.integers(0, 3, size=50)
+    config = TrainConfig(hidden=(5,), epochs=3, batch_size=16, validation_fraction=0.2)
+    features = fit(config, raw.astype(np.float32) / np.float32(255), y)
+    pixels = fit(config, raw, y, x_divisor=255.0)
+    assert pixels.history.loss == features.history.loss
+    assert pixels.history.validation_score == features.history.validation_score
+    for a, b in zip(jax.tree.leaves(pixels.params), jax.tree.leaves(features.params)):
+        np.testing.assert_array_equal(a, b)
+    assert accuracy(pixels.params, raw, y, "relu", x_divisor=255.0) == accuracy(
+        features.params, raw.astype(np.float32) / np.float32(255), y, "relu")

@@ -54,9 +54,9 @@ def run(args) -> int:
         jax.distributed.initialize(num_processes=args.num_processes, process_id=args.process_id)
     use_persistent_cache(args.compile_cache)
     data = load(args.dataset, args.data_dir)
-    sizes = config.sizes(data.x_train.shape[1], data.n_classes)
+    sizes = config.sizes(data.raw_train.shape[1], data.n_classes)
     say = (lambda *a, **k: None) if args.quiet else print
-    say(f"jaxann train: {data.name} ({len(data.x_train)} train / {len(data.x_test)} test rows, "
+    say(f"jaxann train: {data.name} ({len(data.raw_train)} train / {len(data.raw_test)} test rows, "
         f"{data.source}); network {'-'.join(map(str, sizes))} {config.activation}, "
         f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size or 'full'}, "
         f"grad {config.grad}; {device_name()}")
@@ -65,15 +65,16 @@ def run(args) -> int:
     folder, resume = _run_folder(args, config, sizes, say)
     with counting() as compiled:  # every program the run compiles: training's and the scores'
         result = _fit(args, config, data, sizes, folder, resume, say)
-        train_acc = accuracy(result.params, data.x_train, data.y_train, config.activation)
-        test_acc = accuracy(result.params, data.x_test, data.y_test, config.activation)
+        # the raw rows (uint8 pixels for the image sets) and their divisor: no float copy
+        train_acc = accuracy(result.params, data.raw_train, data.y_train, config.activation, None, data.x_divisor)
+        test_acc = accuracy(result.params, data.raw_test, data.y_test, config.activation, None, data.x_divisor)
     print(f"Training set score: {train_acc:f}")
     print(f"Test set score: {test_acc:f}")
     run_metrics = metrics(
         config, result.history, train_accuracy=train_acc, test_accuracy=test_acc, fit_seconds=result.fit_seconds,
         compile_seconds=compiled.seconds, compiled=compiled.names, devices=args.devices,
-        dataset={"name": data.name, "source": data.source, "n_train": len(data.x_train),
-                 "n_test": len(data.x_test), "sizes": sizes})
+        dataset={"name": data.name, "source": data.source, "n_train": len(data.raw_train),
+                 "n_test": len(data.raw_test), "sizes": sizes})
     if args.metrics:
         write_json(args.metrics, run_metrics)
     if folder:
@@ -103,8 +104,8 @@ def _fit(args, config, data, sizes, folder, resume, say):
                       f"eta {history.seconds[-1] * (config.epochs - k):5.1f}s")
 
     try:
-        result = fit(config, data.x_train, data.y_train, n_out=data.n_classes, resume=resume,
-                     callback=after_epoch, devices=args.devices)
+        result = fit(config, data.raw_train, data.y_train, n_out=data.n_classes, resume=resume,
+                     callback=after_epoch, devices=args.devices, x_divisor=data.x_divisor)
     except FloatingPointError as e:  # raised by --debug-nans
         raise TrainingDiverged(f"--debug-nans: {str(e).splitlines()[0]}") from None
     finally:

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state, shuffle
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -291,5 +291,9 @@ class _ReshuffledOrder:
 
     def __call__(self, epoch: int) -> np.ndarray:
         if self.shuffle:
-            self.rows = shuffle(self.rows, random_state=self.rng)
+            # what sklearn.utils.shuffle(rows, random_state=rng) does, without its input checks
+            # (a sixth of a millisecond per epoch): shuffle an arange in place, then index by it
+            order = np.arange(len(self.rows))
+            self.rng.shuffle(order)
+            self.rows = self.rows[order]
         return self.rows.astype(np.int32)
