@@ -178,13 +178,13 @@ def _fit(config, x, y, n_out, sample_weight, validation, params, resume, order, 
             None if x_divisor is None else put(np.asarray(x_divisor, dtype)))
     first = resume.epoch
     p = replace(resume, state=put(resume.state), history=resume.history.copy())
-    first_order = put(order(first))
+    first_order = placement.feed(order(first))
     epoch, _ = compiled_epoch(config, n, (p.state, *data[:3], first_order, data[3]), placement.batch_sharding)
     schedule = Schedule.of(config)
     diverged, fit_start = "", time.perf_counter()
     for k in range(first, config.epochs):
         t_epoch = time.perf_counter()
-        rows = first_order if k == first else put(order(k))
+        rows = first_order if k == first else placement.feed(order(k))
         state, metrics = epoch(p.state, *data[:3], rows, data[3])
         # the epoch's one read-back: its loss, (the weight of) the rows right and in all, and
         # whether the parameters are finite

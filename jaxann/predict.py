@@ -41,8 +41,9 @@ def outputs(params, x, activation: str = "relu", link: str = "identity", x_divis
     n_0 = params[0]["W"].shape[0]
     if x.ndim != 2 or x.shape[1] != n_0:
         raise JaxannError(f"x has shape {x.shape}; expected (m, {n_0}) rows")
-    params = jax.device_put(params)
-    divisor = () if x_divisor is None else (jax.device_put(np.asarray(x_divisor, dtype)),)
+    # host arrays go to the program's call as they are: it copies them to the device faster
+    # than jax.device_put would
+    divisor = () if x_divisor is None else (np.asarray(x_divisor, dtype),)
 
     def build():
         def outputs(params, x, *divisor):
@@ -60,7 +61,7 @@ def outputs(params, x, activation: str = "relu", link: str = "identity", x_divis
         m = rows.shape[0]
         if m < bucket(m):
             rows = np.concatenate([rows, np.zeros((bucket(m) - m, n_0), x.dtype)])
-        args = (params, jax.device_put(rows), *divisor)
+        args = (params, rows, *divisor)
         program, _ = compiling.compiled("outputs", build, args, key=(activation, link))
         parts.append(program(*args))
     return np.concatenate([np.asarray(part) for part in parts])[:x.shape[0]]

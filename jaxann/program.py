@@ -116,11 +116,14 @@ def learning_rate(state: TrainState):
 
 
 def set_learning_rate(state: TrainState, lr) -> TrainState:
-    """The state with a new learning rate (an input of the compiled step: no recompilation),
-    placed where the old one was."""
+    """The state with a new learning rate (an input of the compiled step: no recompilation):
+    a host array, or placed like the old one when that is spread over several devices."""
     hyper = state.opt_state.hyperparams
     old = hyper["learning_rate"]
-    lr = jax.device_put(np.asarray(lr, old.dtype), getattr(old, "sharding", None))
+    lr = np.asarray(lr, old.dtype)
+    sharding = getattr(old, "sharding", None)
+    if sharding is not None and len(sharding.device_set) > 1:
+        lr = jax.device_put(lr, sharding)
     return state._replace(opt_state=state.opt_state._replace(hyperparams={**hyper, "learning_rate": lr}))
 
 
