@@ -150,14 +150,32 @@ def parse_idx(data: bytes, magic: int, where: str = "data") -> np.ndarray:
 
 
 def read_idx(path: Path, magic: int) -> np.ndarray:
-    """Read one IDX file, gzip-compressed (by its first two bytes) or raw."""
+    """Read one IDX file, gzip-compressed (by its first two bytes) or raw.
+
+    The parsed array is kept in the cache (`<cache>/parsed/<SHA-256 of the file>.npy`) and
+    read from there, memory-mapped, while the file's bytes hash to the same SHA-256: a
+    second load skips the decompression and parsing, and a changed file is parsed anew.
+    """
     try:
         raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e})") from None
+    ready = cache_dir() / "parsed" / f"{hashlib.sha256(raw).hexdigest()}-{magic}.npy"
+    try:
+        return np.load(ready, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):  # not cached yet (or a damaged cache entry): parse
+        pass
+    try:
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise DataError(f"{path}: cannot be read ({e})") from None
-    return parse_idx(raw, magic, str(path))
+    array = parse_idx(raw, magic, str(path))
+    try:
+        atomic_write(ready, lambda f: np.save(f, array))
+    except OSError:  # a cache that cannot be written costs the next load a parse, nothing more
+        pass
+    return array
 
 
 # --- finding and fetching files --------------------------------------------------------------

@@ -11,10 +11,13 @@ import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
-# compiled programs cached on disk in a folder of the test session's own, never the user's
-if not os.environ.get("JAXANN_COMPILE_CACHE"):
-    import tempfile
-    os.environ["JAXANN_COMPILE_CACHE"] = tempfile.mkdtemp(prefix="jaxann-xla-")
+# compiled programs and parsed data cached in folders of the test session's own, never the
+# user's (real MNIST is found through JAXANN_DATA_DIR)
+import tempfile
+
+for variable, prefix in (("JAXANN_COMPILE_CACHE", "jaxann-xla-"), ("JAXANN_CACHE_DIR", "jaxann-cache-")):
+    if not os.environ.get(variable):
+        os.environ[variable] = tempfile.mkdtemp(prefix=prefix)
 
 # test_data.py isolates itself from JAXANN_DATA_DIR; it finds real MNIST through this copy
 if os.environ.get("JAXANN_DATA_DIR"):

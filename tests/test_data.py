@@ -230,3 +230,15 @@ def test_idx_reader_on_mutated_files(tmp_path, data):
     except DataError:
         return
     assert out.dtype == np.uint8 and out.ndim == 3  # a valid file, perhaps another valid one
+
+
+def test_a_parsed_file_is_read_back_from_the_cache_until_the_file_changes(tmp_path):
+    make_set(tmp_path / "d", n_train=6)
+    first = load("mnist", tmp_path / "d")
+    cached = sorted((tmp_path / "cache" / "parsed").glob("*.npy"))
+    assert len(cached) == 4  # one ready array per file, named by the file's SHA-256
+    again = load("mnist", tmp_path / "d")
+    np.testing.assert_array_equal(again.raw_train, first.raw_train)
+    assert isinstance(again.raw_train.base, np.memmap) or isinstance(again.raw_train, np.memmap)
+    make_set(tmp_path / "d", n_train=7, seed=1)  # new contents: parsed anew, never the stale array
+    assert len(load("mnist", tmp_path / "d").raw_train) == 7
