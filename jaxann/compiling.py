@@ -4,8 +4,9 @@
     with counting() as ledger: ...                     ledger.names, ledger.seconds
 
 - Kept: the last KEPT programs stay in the process, keyed by the name, the caller's key
-  (what the function is built from) and the arguments' tree, shapes, dtypes and
-  placements; a second request for the same program compiles nothing.
+  (what the function is built from), the arguments' tree, shapes, dtypes and placements,
+  and the JAX settings that change lowering (LOWERING_SETTINGS); a second request for the
+  same program compiles nothing.
 - Cached on disk: JAX's persistent compilation cache, turned on at the first compilation
   in the folder `cache_folder()` (`$JAXANN_COMPILE_CACHE`, else `<cache>/xla`), unless the
   user configured a cache of their own (`jax_compilation_cache_dir`, left as it is) or
@@ -30,6 +31,9 @@ from pathlib import Path
 import jax
 
 KEPT = 32
+# JAX settings that change how a function lowers, so a program compiled under one value
+# must not serve another (jax.default_matmul_precision(...) contexts included)
+LOWERING_SETTINGS = ("jax_default_matmul_precision", "jax_enable_x64", "jax_numpy_rank_promotion")
 _KEPT: OrderedDict = OrderedDict()
 _LOCK = threading.Lock()  # fits may run in threads (joblib's threading backend)
 _LEDGERS: contextvars.ContextVar = contextvars.ContextVar("jaxann_ledgers", default=())
@@ -110,7 +114,8 @@ def compiled(name: str, build, args: tuple, key=()):
     took (0 when it was kept). key: what build's function depends on besides the
     arguments' types (hashable)."""
     leaves = jax.tree.leaves(args)
-    full_key = (name, key, jax.tree.structure(args), tuple((jax.typeof(a), _placement(a)) for a in leaves))
+    full_key = (name, key, jax.tree.structure(args), tuple((jax.typeof(a), _placement(a)) for a in leaves),
+                *(getattr(jax.config, setting) for setting in LOWERING_SETTINGS))
     with _LOCK:
         if full_key in _KEPT:
             _KEPT.move_to_end(full_key)

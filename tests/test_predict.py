@@ -40,3 +40,17 @@ def test_outputs_through_the_links():
     p = outputs(params, x, "relu", link="softmax")
     np.testing.assert_allclose(p, np.exp(a_L) / np.exp(a_L).sum(axis=1, keepdims=True), rtol=1e-6)
     np.testing.assert_allclose(outputs(params, x, "relu", link="logistic"), 1 / (1 + np.exp(-a_L)), rtol=1e-6)
+
+
+def test_a_program_compiled_under_one_matmul_precision_is_not_reused_under_another():
+    # found on a GPU: a kept TF32 program answered inside jax.default_matmul_precision("float32")
+    from jaxann.compiling import counting
+
+    params = init_mlp(jax.random.key(0), [5, 4, 2])
+    x = np.ones((3, 5), np.float32)
+    outputs(params, x)
+    with counting() as again:
+        outputs(params, x)
+    with jax.default_matmul_precision("float32"), counting() as other:
+        outputs(params, x)
+    assert again.names == [] and other.names == ["outputs"]
