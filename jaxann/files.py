@@ -15,9 +15,20 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# the mode open() would give a new file (0644 under the usual umask 022); mkstemp's own is 0600
+FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write(path, write) -> Path:
     """Call write(binary file object) on a temporary file beside path, then rename it to
-    path. If write raises, the temporary is deleted and path is left as it was."""
+    path (with the mode a plain open() would give it). If write raises, the temporary is
+    deleted and path is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -26,11 +37,25 @@ def atomic_write(path, write) -> Path:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def check_writable(path, what: str = "") -> None:
+    """Refuse, before any work, a path whose folder cannot be made or written to."""
+    from jaxann.errors import JaxannError
+
+    folder = Path(path).parent if what != "folder" else Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise JaxannError(f"cannot write {path}: {e.strerror or e}") from None
+    if not os.access(folder, os.W_OK):
+        raise JaxannError(f"cannot write {path}: {folder} is not writable")
 
 
 def remove_leftovers(path) -> list[Path]:

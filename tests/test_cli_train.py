@@ -98,3 +98,30 @@ def test_every_compilation_of_a_run_is_one_the_report_counts(tmp_path):
     # (three bucket sizes); nothing else compiles, and every one is counted
     assert sorted(name for name, _ in logged) == sorted(report["compiled"]) == ["epoch", "init"] + ["outputs"] * 3
     assert report["compile_seconds"] >= sum(float(s) for _, s in logged)
+
+
+def test_a_run_that_ends_at_chance_level_warns_and_exits_3(capsys):
+    # lr 50 with cross-entropy: the loss stays finite (about 4e3) but nothing is learned
+    assert main(["train", "--lr", "50", "--epochs", "3", "--quiet"]) == 3
+    captured = capsys.readouterr()
+    assert "Training set score: 0.10" in captured.out
+    assert captured.err.startswith("jaxann: warning: training ended at chance level (training accuracy 0.10")
+
+
+def test_unwritable_outputs_are_refused_before_training(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    for flags in (["--metrics", str(blocker / "m.json")], ["--out", str(blocker / "run")]):
+        assert main(["train", "--epochs", "1", *flags]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.startswith(f"jaxann: error: cannot write {blocker}")
+
+
+def test_run_files_get_the_mode_open_would_give(tmp_path):
+    from jaxann.files import FILE_MODE
+
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--out", str(out),
+                 "--metrics", str(tmp_path / "m.json")]) == 0
+    for path in (*out.iterdir(), tmp_path / "m.json"):
+        assert path.stat().st_mode & 0o777 == FILE_MODE, path  # 0644 under umask 022, as the PNG always had

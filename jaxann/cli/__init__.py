@@ -2,7 +2,8 @@
 the library's. One module per command: train, sweep, plot, gradcheck, bench.
 
 Every rejection of bad input is one line on stderr, `jaxann: error: ...`, and exit
-status 2; never a traceback. Diverged training exits 1, an interrupt 130, SIGTERM 143.
+status 2; never a traceback. Diverged training exits 1, training that ends at chance
+level 3 (with a warning line), an interrupt 130, SIGTERM 143.
 """
 
 from __future__ import annotations
