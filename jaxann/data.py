@@ -161,10 +161,11 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     except OSError as e:
         raise DataError(f"{path}: cannot be read ({e})") from None
     ready = cache_dir() / "parsed" / f"{hashlib.sha256(raw).hexdigest()}-{magic}.npy"
-    try:
-        return np.load(ready, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError):  # not cached yet (or a damaged cache entry): parse
-        pass
+    if ready.is_file():
+        try:
+            return np.load(ready, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):  # a damaged cache entry: parse the file anew
+            ready.unlink(missing_ok=True)
     try:
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)

@@ -179,13 +179,13 @@ def _fit(config, x, y, n_out, sample_weight, validation, params, resume, order, 
     first = resume.epoch
     p = replace(resume, state=put(resume.state), history=resume.history.copy())
     first_order = placement.feed(order(first))
-    epoch, _ = compiled_epoch(config, n, (p.state, *data[:3], first_order, data[3]), placement.batch_sharding)
+    epoch, _ = compiled_epoch(config, n, (p.state, *data, first_order), placement.batch_sharding)
     schedule = Schedule.of(config)
     diverged, fit_start = "", time.perf_counter()
     for k in range(first, config.epochs):
         t_epoch = time.perf_counter()
         rows = first_order if k == first else placement.feed(order(k))
-        state, metrics = epoch(p.state, *data[:3], rows, data[3])
+        state, metrics = epoch(p.state, *data, rows)
         # the epoch's one read-back: its loss, (the weight of) the rows right and in all, and
         # whether the parameters are finite
         loss, correct, total, finite = Metrics.unpack(jax.device_get(placement.local(metrics)))
@@ -252,4 +252,4 @@ def _replay_for_nans(config, n, placement, state, data, rows):
     NaN checking raises FloatingPointError naming the first operation that made a NaN."""
     if jax.config.jax_debug_nans:
         with jax.disable_jit():
-            epoch_function(config, n, placement.batch_sharding)(state, *data[:3], rows, data[3])
+            epoch_function(config, n, placement.batch_sharding)(state, *data, rows)

@@ -151,12 +151,13 @@ def make_step(optimizer: optax.GradientTransformation, config: TrainConfig) -> C
 
 
 def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callable:
-    """One epoch as one `jax.lax.scan`: (state, x, t, sample_weight, order, x_divisor) ->
+    """One epoch as one `jax.lax.scan`: (state, x, t, sample_weight, x_divisor, order) ->
     (state, the epoch's Metrics packed in one array (4,): `Metrics.unpack` reads it).
 
     sample_weight (n,) holds the rows' weights, or is None: every row counts once (a program
-    of its own, with no weights to read); order (n,) is the epoch's row order; x_divisor,
-    when given, makes each batch's features x / x_divisor (x then raw rows, e.g. uint8). The rows are
+    of its own, with no weights to read); x_divisor, when given (else None), makes each
+    batch's features x / x_divisor (x then raw rows, e.g. uint8); order (n,) is the
+    epoch's row order. The rows are
     cut into ceil(n / rows) batches; the last is padded with weight-0 rows, so its mean and
     L2 term use its real size (its weight sum). The epoch's Metrics, as scikit-learn counts
     them: loss = sum(C_batch rows_batch) / n, correct = the weight of the rows right,
@@ -168,7 +169,7 @@ def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callab
     n_batches = -(-n // rows)
     pad = n_batches * rows - n
 
-    def epoch(state, x, t, sample_weight, order, x_divisor=None):
+    def epoch(state, x, t, sample_weight, x_divisor, order):
         dtype = t.dtype
         idx = jnp.concatenate([order, jnp.zeros(pad, order.dtype)]).reshape(n_batches, rows)
         real = jnp.concatenate([jnp.ones(n, dtype), jnp.zeros(pad, dtype)]).reshape(n_batches, rows)
@@ -208,7 +209,7 @@ def forget_compiled_epochs() -> None:
 
 
 def compiled_epoch(config: TrainConfig, n: int, args: tuple, batch_sharding=None, models: bool = False):
-    """`epoch_function` compiled for args = (state, x, t, sample_weight, order, x_divisor),
+    """`epoch_function` compiled for args = (state, x, t, sample_weight, x_divisor, order),
     or vmapped over models (state and order with a leading model axis); kept and reused.
 
     The key is everything the program is built from: `config.program_config()` with its
@@ -221,7 +222,7 @@ def compiled_epoch(config: TrainConfig, n: int, args: tuple, batch_sharding=None
 
     def build():
         epoch = epoch_function(program, n, batch_sharding)
-        return jax.vmap(epoch, in_axes=(0, None, None, None, 0, None)) if models else epoch
+        return jax.vmap(epoch, in_axes=(0, None, None, None, None, 0)) if models else epoch
 
     return compiling.compiled("epoch", build, args, key=(program, n, batch_sharding, models))
 

@@ -87,13 +87,13 @@ def _fit_many(config, members, x, y, n_out, callback, compiled) -> SweepResult:
     def orders(k):
         return np.stack([epoch_order(m.seed, k, n, config.shuffle) for m in members])
 
-    epoch, _ = compiled_epoch(config, n, (states, x_dev, t_dev, None, orders(0), None), models=True)
+    epoch, _ = compiled_epoch(config, n, (states, x_dev, t_dev, None, None, orders(0)), models=True)
     histories = [History() for _ in members]
     schedule = Schedule.of(config, lr0=np.array([m.lr for m in members]))
     fit_start = time.perf_counter()
     for k in range(config.epochs):
         t_epoch = time.perf_counter()
-        states, metrics = epoch(states, x_dev, t_dev, None, orders(k), None)
+        states, metrics = epoch(states, x_dev, t_dev, None, None, orders(k))
         # the epoch's one read-back
         losses, correct, _, finite = Metrics.unpack(jax.device_get(metrics))
         losses = losses.tolist()
