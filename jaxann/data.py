@@ -20,6 +20,7 @@ length, image and label counts that differ) raises `DataError`, never a wrong ar
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -172,10 +173,8 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise DataError(f"{path}: cannot be read ({e})") from None
     array = parse_idx(raw, magic, str(path))
-    try:
+    with contextlib.suppress(OSError):  # a cache that cannot be written costs the next load a parse
         atomic_write(ready, lambda f: np.save(f, array))
-    except OSError:  # a cache that cannot be written costs the next load a parse, nothing more
-        pass
     return array
 
 
