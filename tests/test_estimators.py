@@ -378,3 +378,18 @@ def test_grid_search_in_threads_equals_the_sequential_one(digits):
             threaded = GridSearchCV(base, grid, cv=3, n_jobs=2).fit(X, y)
     np.testing.assert_array_equal(threaded.cv_results_["mean_test_score"], sequential.cv_results_["mean_test_score"])
     assert threaded.best_params_ == sequential.best_params_
+
+
+def test_predict_proba_rows_sum_to_one_in_the_inputs_precision(digits):
+    # float64 input trained in float32 (x64 off): the float32 softmax's rows sum to 1 only
+    # within ~2e-7, which scikit-learn's log_loss warns about; normalised in float64 they don't
+    from sklearn.metrics import log_loss
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = jaxann.MLPClassifier(hidden_layer_sizes=(10,), max_iter=3, random_state=0).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.dtype == np.float64 and np.abs(proba.sum(axis=1) - 1).max() < 1e-12
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert log_loss(y, proba) > 0

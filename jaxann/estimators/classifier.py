@@ -71,6 +71,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if self.n_outputs_ == 1:  # binary: one logistic output is P(classes_[1])
             p = p.ravel()
             return np.vstack([1 - p, p]).T
+        if self.out_activation_ == "softmax":
+            # a float32 softmax sums to 1 within ~2e-7: normalised again in the output's dtype
+            # (float64 for float64 input), its rows sum to 1 as scikit-learn's log_loss expects
+            p = p / p.sum(axis=1, keepdims=True)
         return p
 
     def predict_log_proba(self, X):
