@@ -29,8 +29,7 @@ from jaxann.config import TrainConfig
 from jaxann.errors import JaxannError
 from jaxann.files import atomic_write
 from jaxann.loop import History, Progress
-from jaxann.network import init_mlp
-from jaxann.program import init_state
+from jaxann.program import initial_state
 from jaxann.rules import Stopping
 
 FORMAT = "jaxann-checkpoint-1"
@@ -132,9 +131,11 @@ def load_checkpoint(path, config: TrainConfig, sizes) -> Progress:
         what = ", ".join(f"{k}={saved_config.get(k)!r} (this run: {ours[k]!r})" for k in differ)
         raise CheckpointError(f"{path} was written by another run: {what}; resume with the same "
                               "settings, or train into another --out folder")
-    # the state's tree, shapes and dtypes, traced without running (or compiling) anything
-    template = jax.eval_shape(lambda: init_state(config, init_mlp(jax.random.key(0), list(sizes), config.init,
-                                                                   jnp.dtype(config.dtype))))
+    # the state's tree, shapes and dtypes, built on the host from zero parameters (nothing compiles)
+    dtype = jnp.dtype(config.dtype)
+    zeros = tuple({"W": np.zeros((n_in, n_out), dtype), "b": np.zeros(n_out, dtype)}
+                  for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    template = initial_state(config, list(sizes), zeros)
     trees = (template, template.params if has_best else None)
     expected, treedef = jax.tree.flatten(trees)
     leaves = [arrays.get(f"leaf_{i}") for i in range(len(expected))]

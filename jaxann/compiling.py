@@ -26,9 +26,10 @@ import time
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import jax
+
+from jaxann.files import cache_dir
 
 KEPT = 32
 # JAX settings that change how a function lowers, so a program compiled under one value
@@ -69,10 +70,7 @@ def cache_folder() -> str | None:
     setting = os.environ.get("JAXANN_COMPILE_CACHE", "")
     if setting.lower() in ("0", "off", "false", "no"):
         return None
-    if setting:
-        return setting
-    root = Path(os.environ.get("JAXANN_CACHE_DIR") or Path.home() / ".cache" / "jaxann")
-    return str(root / "xla")
+    return setting or str(cache_dir() / "xla")
 
 
 def use_persistent_cache(enabled: bool = True) -> str | None:

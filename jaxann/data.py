@@ -36,7 +36,7 @@ import numpy as np
 
 from jaxann.console import ProgressBar
 from jaxann.errors import JaxannError
-from jaxann.files import atomic_write
+from jaxann.files import atomic_write, cache_dir
 
 
 class DataError(JaxannError):
@@ -110,10 +110,6 @@ REMOTE = {
 }
 
 DATASETS = ("digits", "mnist", "fashion-mnist")
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("JAXANN_CACHE_DIR") or Path.home() / ".cache" / "jaxann")
 
 
 def spellings(stem: str, kind: str) -> list[str]:

@@ -15,6 +15,12 @@ import tempfile
 from pathlib import Path
 
 
+def cache_dir() -> Path:
+    """jaxann's cache root: $JAXANN_CACHE_DIR, else ~/.cache/jaxann (downloaded and parsed
+    data sets, compiled programs)."""
+    return Path(os.environ.get("JAXANN_CACHE_DIR") or Path.home() / ".cache" / "jaxann")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

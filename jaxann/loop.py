@@ -23,7 +23,7 @@ import numpy as np
 
 from jaxann.config import TrainConfig
 from jaxann.inputs import check_data, check_sample_weight, split_validation, stratify_labels
-from jaxann.losses import one_hot
+from jaxann.losses import target_rows
 from jaxann.compiling import counting
 from jaxann.placement import Placement
 from jaxann.predict import accuracy
@@ -172,7 +172,7 @@ def _fit(config, x, y, n_out, sample_weight, validation, params, resume, order, 
     placement = Placement.over(devices, config.batch_rows(n))
     put = placement.put
     # the data go to the device(s) once; every epoch reads them from there
-    t = one_hot(y, n_out, dtype) if y.ndim == 1 else np.asarray(y, dtype)
+    t = target_rows(y, n_out, dtype)
     data = (put(np.asarray(x, dtype) if x_divisor is None else x), put(t),
             None if sample_weight is None else put(np.asarray(sample_weight, dtype)),
             None if x_divisor is None else put(np.asarray(x_divisor, dtype)))

@@ -129,6 +129,12 @@ def one_hot(labels, n_out: int, dtype):
     return np.eye(n_out, dtype=dtype)[np.asarray(labels).astype(np.intp)]
 
 
+def target_rows(y, n_out: int, dtype) -> np.ndarray:
+    """Training's target rows (n, n_out) from checked labels (n,) (one-hot) or target rows
+    (n, n_out) (as dtype), on the host."""
+    return one_hot(y, n_out, dtype) if np.ndim(y) == 1 else np.asarray(y, dtype)
+
+
 def as_targets(y, n_out: int, m: int, dtype) -> jax.Array:
     """Target rows (m, n_out) from integer labels (m,) or targets (m, n_out).
 

@@ -1,8 +1,8 @@
 """The compiled training program: optimizer, step, epoch, and the programs kept for reuse.
 
     optimizer = make_optimizer(config)             optax, hyperparameters as inputs
-    state     = initial_state(config, sizes)       one compiled program: parameters drawn
-                                                   from config.seed and a zero optimizer state
+    state     = initial_state(config, sizes)       parameters drawn from config.seed (one
+                                                   compiled program), a zero optimizer state
     step      = make_step(optimizer, config)       (state, batch) -> (state, metrics)
     epoch     = make_epoch(step, rows, n)          one `jax.lax.scan` over the batches
     compiled_epoch(config, n, args)                that epoch compiled (`jaxann.compiling`),
@@ -11,8 +11,8 @@
 `step` is a pure function of a `TrainState` and one batch (x rows, target rows t, sample
 weights); its gradient comes from `jax.grad` (grad="autodiff") or from the explicit delta
 recursion (grad="backprop"), through the same code. `epoch(state, x, t, sample_weight,
-order)` takes the data as arguments (never closed over, so they are not baked into the
-program) and the epoch's row order; it pads the last, partial batch to full size with
+x_divisor, order)` takes the data as arguments (never closed over, so they are not baked
+into the program) and the epoch's row order; it pads the last, partial batch to full size with
 rows of weight 0, so every batch has one shape, one program serves every epoch, and no
 sample is dropped. Nothing in an epoch reads a value back to the host.
 
@@ -80,13 +80,6 @@ def hyperparameters(config: TrainConfig) -> dict:
     if config.optimizer == "sgd":
         return {"learning_rate": config.lr, "momentum": config.momentum}
     return {"learning_rate": config.lr, "b1": config.beta1, "b2": config.beta2, "eps": config.epsilon}
-
-
-def init_state(config: TrainConfig, params) -> TrainState:
-    """params (cast to config.dtype), a fresh optimizer state and alpha (traceable)."""
-    dtype = jnp.dtype(config.dtype)
-    params = jax.tree.map(lambda a: jnp.asarray(a, dtype), params)
-    return TrainState(params, make_optimizer(config).init(params), jnp.asarray(config.alpha, dtype))
 
 
 def initial_state(config: TrainConfig, sizes, params=None) -> TrainState:

@@ -35,7 +35,7 @@ from jaxann.config import TrainConfig
 from jaxann.errors import JaxannError
 from jaxann.inputs import check_data
 from jaxann.loop import History, epoch_order, start
-from jaxann.losses import one_hot
+from jaxann.losses import target_rows
 from jaxann.predict import accuracy
 from jaxann.program import Metrics, compiled_epoch
 from jaxann.rules import Schedule, Stopping, divergence
@@ -81,7 +81,7 @@ def _fit_many(config, members, x, y, n_out, callback, compiled) -> SweepResult:
     # each member's initial state from one compiled program, stacked on the host (no program)
     progress = [start(m, sizes=sizes) for m in members]
     states = jax.device_put(jax.tree.map(lambda *leaves: np.stack(leaves), *(jax.device_get(p.state) for p in progress)))
-    t = one_hot(y, n_out, dtype) if y.ndim == 1 else np.asarray(y, dtype)
+    t = target_rows(y, n_out, dtype)
     x_dev, t_dev = jax.device_put(np.asarray(x, dtype)), jax.device_put(t)
 
     def orders(k):

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from jaxann.config import TrainConfig
-from jaxann.network import init_mlp
-from jaxann.program import init_state, learning_rate
+from jaxann.program import initial_state, learning_rate
 from jaxann.rules import Schedule, Stopping
 
 
@@ -33,7 +32,7 @@ def test_score_rule_keeps_the_best_parameters():
 
 
 def state(config):
-    return init_state(config, init_mlp(jax.random.key(0), [2, 3, 2]))
+    return initial_state(config, [2, 3, 2])
 
 
 def test_invscaling_sets_lr0_over_samples_seen_to_the_power_t():
