@@ -2,10 +2,12 @@
 
 The public names load on first use (PEP 562): `import jaxann` itself imports nothing
 heavy, so `jaxann --help` answers at once, and the scikit-learn estimators load
-scikit-learn only when `jaxann.MLPClassifier` or `jaxann.MLPRegressor` is touched.
+scikit-learn only when `jaxann.MLPClassifier` or `jaxann.MLPRegressor` is touched. The
+modules load the same way (`jaxann.data.load("digits")` after a bare `import jaxann`).
 """
 
 import importlib
+import importlib.util
 import sys
 import types
 
@@ -32,6 +34,8 @@ def __getattr__(name):
         value = getattr(importlib.import_module(f"jaxann.{_PUBLIC[name]}"), name)
         globals()[name] = value  # later lookups skip this function
         return value
+    if not name.startswith("_") and importlib.util.find_spec(f"jaxann.{name}") is not None:
+        return importlib.import_module(f"jaxann.{name}")  # a module: jaxann.data.load(...)
     raise AttributeError(f"module 'jaxann' has no attribute {name!r}")
 
 

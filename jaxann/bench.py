@@ -168,7 +168,8 @@ def run(data, config: TrainConfig, names=JAXANN_SYSTEMS, repeat: int = 1, progre
     another; devices N > 1 adds a row of data-parallel training over N devices. Their
     samples/s and GFLOP/s count all K models' work; their accuracies are the K models' mean.
     Returns {"rows": [BenchRow as dict], "matmul_gflops": ..., "flops": ..., ...}.
-    progress(str), when given, is called as each system starts.
+    progress(done, total, text), when given, is called before each of the
+    len(systems) x repeat runs and once after the last.
     """
     config.validate()
     sizes = config.sizes(data.x_train.shape[1], data.n_classes)
@@ -188,13 +189,17 @@ def run(data, config: TrainConfig, names=JAXANN_SYSTEMS, repeat: int = 1, progre
         names += [f"jaxann-{models}-vmapped", f"jaxann-{models}-in-turn"]
     if devices > 1:
         names.append(f"jaxann-{devices}-devices")
-    rows = []
-    for system in names:
-        work = models if system.startswith(f"jaxann-{models}-") and models > 1 else 1
+    rows, total = [], len(names) * repeat
+
+    def timed(i, system):
         if progress:
-            progress(system)
+            progress(i, total, f"{system}, run {i % repeat + 1} of {repeat}")
+        return runners[system]()
+
+    for s, system in enumerate(names):
+        work = models if system.startswith(f"jaxann-{models}-") and models > 1 else 1
         try:
-            runs = [runners[system]() for _ in range(repeat)]
+            runs = [timed(s * repeat + r, system) for r in range(repeat)]
         except Skipped as e:
             rows.append(BenchRow(system, note=str(e)))
             continue
@@ -205,6 +210,8 @@ def run(data, config: TrainConfig, names=JAXANN_SYSTEMS, repeat: int = 1, progre
             system, fit_s, compile_s, fit_s / epochs, work * n * epochs / fit_s,
             statistics.median(r.train_accuracy for r in runs), statistics.median(r.test_accuracy for r in runs),
             gflops, 100 * gflops / rate, note=runs[0].note))
+    if progress:
+        progress(total, total, "done")
     return {
         "dataset": data.name,
         "source": data.source,

@@ -13,17 +13,32 @@ class ProgressBar:
     def __init__(self, total: float, enabled: bool = True, label: str = ""):
         self.total, self.label = total, label
         self.enabled = enabled and sys.stderr.isatty()
+        self.drawn = 0  # the width of the line on the screen, erased by close()
 
     def update(self, done: float, text: str = "") -> None:
         if not self.enabled:
             return
         filled = int(self.WIDTH * done / self.total) if self.total else 0
         prefix = f"{self.label} " if self.label else ""
-        sys.stderr.write(f"\r{prefix}[{'#' * filled}{'.' * (self.WIDTH - filled)}] {text} ")
+        line = f"{prefix}[{'#' * filled}{'.' * (self.WIDTH - filled)}] {text}"
+        # pad over the longer line drawn before, if any
+        sys.stderr.write("\r" + line.ljust(self.drawn))
         sys.stderr.flush()
+        self.drawn = max(self.drawn, len(line))
+
+    def __call__(self, done: float, total: float, text: str = "") -> None:
+        """The progress-callback form the experiments, sweeps and benchmarks take:
+        `done` of `total` units, the total given with each call; the line is erased once
+        done reaches total."""
+        self.total = total
+        if done >= total:
+            self.close()
+        else:
+            self.update(done, text)
 
     def close(self) -> None:
         """Erase the line (the next output starts at its beginning)."""
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 79 + "\r")
+        if self.drawn:
+            sys.stderr.write("\r" + " " * self.drawn + "\r")
             sys.stderr.flush()
+            self.drawn = 0

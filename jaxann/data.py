@@ -179,12 +179,12 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
 def search_dirs(name: str, data_dir=None) -> list[Path]:
     """Where the files of data set `name` are looked for, in order."""
     roots = []
-    if data_dir:
-        if not Path(data_dir).is_dir():
-            raise DataError(f"data directory {data_dir} does not exist or is not a folder")
-        roots.append(Path(data_dir))
-    if os.environ.get("JAXANN_DATA_DIR"):
-        roots.append(Path(os.environ["JAXANN_DATA_DIR"]))
+    # a folder the user named that is not there is a mistake to report, not to look past
+    for given, where in ((data_dir, "data directory"), (os.environ.get("JAXANN_DATA_DIR"), "JAXANN_DATA_DIR")):
+        if given:
+            if not Path(given).is_dir():
+                raise DataError(f"{where} {given} does not exist or is not a folder")
+            roots.append(Path(given))
     roots.append(cache_dir())
     dirs = []
     for root in roots:
@@ -304,6 +304,16 @@ def _load_digits() -> Dataset:
     # a fixed, stratified 75 / 25 split, the same on every run
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
     return Dataset("digits", x_train, y_train, x_test, y_test, (8, 8), 10, "scikit-learn load_digits")
+
+
+def mnist_if_found(data_dir=None) -> tuple[str, str]:
+    """("mnist", "") when MNIST's files are found, else ("digits", why): the choice of
+    commands whose default is MNIST when at hand, and the line saying what they fell back to."""
+    if find_files("mnist", data_dir):
+        return "mnist", ""
+    looked = ", ".join(str(d) for d in search_dirs("mnist", data_dir))
+    return "digits", (f"MNIST files not found in {looked}; using digits instead "
+                      "(--dataset mnist downloads MNIST; --data-dir DIR reads a copy you have)")
 
 
 def load(name: str, data_dir=None, mirrors=None) -> Dataset:

@@ -11,7 +11,8 @@ scripts can reuse either half.
     perceptron(n, epochs, seed)                              Rosenblatt's rule vs gradient descent through the step
 
 Each function's defaults are the figures' defaults (`jaxann plot` passes only the options
-given on its command line).
+given on its command line). The training experiments take `progress(done, total, text)`,
+called as their work advances (`jaxann.console.ProgressBar` is one).
 """
 
 from __future__ import annotations
@@ -34,8 +35,13 @@ TARGETS = {
 }
 
 
+def _report(progress, done, total, text=""):
+    if progress is not None:
+        progress(done, total, text)
+
+
 def universal_approximation(widths=(1, 2, 4, 8, 16, 64), targets=tuple(TARGETS), epochs: int = 2000,
-                            seed: int = 0, n: int = 200) -> dict:
+                            seed: int = 0, n: int = 200, progress=None) -> dict:
     """Fit each target with one hidden layer (tanh) of each width, full-batch Adam on the MSE
     (lr 0.01 for two thirds of the epochs, then 0.001).
 
@@ -45,11 +51,13 @@ def universal_approximation(widths=(1, 2, 4, 8, 16, 64), targets=tuple(TARGETS),
     """
     x = np.linspace(-2, 2, n, dtype=np.float32)[:, None]
     out = {"x": x[:, 0], "targets": {}, "fits": {}, "errors": {}}
-    for name in targets:
+    total = len(targets) * len(widths)
+    for i, name in enumerate(targets):
         y = TARGETS[name](x).astype(np.float32)
         out["targets"][name] = y[:, 0]
         out["fits"][name], out["errors"][name] = {}, {}
-        for width in widths:
+        for j, width in enumerate(widths):
+            _report(progress, i * len(widths) + j, total, f"{name}, {width} units")
             config = TrainConfig(hidden=(width,), activation="tanh", loss="mse", optimizer="adam", lr=0.01,
                                  alpha=0.0, batch_size=None, epochs=epochs, seed=seed, tol=0.0,
                                  n_iter_no_change=epochs + 1, shuffle=False)
@@ -61,51 +69,63 @@ def universal_approximation(widths=(1, 2, 4, 8, 16, 64), targets=tuple(TARGETS),
             pred = np.asarray(forward(result.params, x, activation="tanh"))[:, 0]
             out["fits"][name][width] = pred
             out["errors"][name][width] = float(np.mean((pred - y[:, 0]) ** 2))
+    _report(progress, total, total)
     return out
 
 
-def batching(data, epochs: int = 10, seed: int = 0, hidden=(30,), modes=None) -> dict:
+def batching(data, epochs: int = 10, seed: int = 0, hidden=(30,), modes=None, progress=None) -> dict:
     """The same network trained on the same data for the same epochs by online (batch 1),
     mini-batch (32) and full-batch gradient descent (plain SGD, a learning rate for each).
 
     Returns {label: {"loss": [...], "seconds": cumulative wall-clock seconds per epoch}}.
+    The seconds are training alone: each mode's program is compiled, and run once, by a
+    one-epoch fit before the timed one, so no mode's first epoch carries a compilation or
+    the process's first-run costs.
     """
     modes = modes or {"online (batch 1), lr 0.01": (1, 0.01), "mini-batch (32), lr 0.1": (32, 0.1),
                       "full batch, lr 0.5": (None, 0.5)}
     out = {}
-    for label, (batch, lr) in modes.items():
+    for i, (label, (batch, lr)) in enumerate(modes.items()):
+        _report(progress, i, len(modes), label)
         config = TrainConfig(hidden=tuple(hidden), lr=lr, momentum=0.0, nesterov=False, batch_size=batch,
                              epochs=epochs, seed=seed, tol=0.0, n_iter_no_change=epochs + 1)
+        fit(replace(config, epochs=1), data.x_train, data.y_train, n_out=data.n_classes)  # warm-up, untimed
         result = fit(config, data.x_train, data.y_train, n_out=data.n_classes)
         out[label] = {"loss": result.history.loss,
                       "seconds": np.cumsum(result.history.seconds).tolist()}
+    _report(progress, len(modes), len(modes))
     return out
 
 
-def autodiff_vs_backprop(data, epochs: int = 10, seed: int = 0, hidden=(30,)) -> dict:
+def autodiff_vs_backprop(data, epochs: int = 10, seed: int = 0, hidden=(30,), progress=None) -> dict:
     """Train from the same initialisation with grad="autodiff" and grad="backprop".
 
     Returns {"loss": {grad: [...]}, "max_param_difference": [per epoch, max |theta_ad -
     theta_bp| over all parameters]}.
     """
     params_by_epoch, losses = {}, {}
-    for grad in ("autodiff", "backprop"):
+    for i, grad in enumerate(("autodiff", "backprop")):
         config = TrainConfig(hidden=tuple(hidden), epochs=epochs, seed=seed, grad=grad, tol=0.0,
                              n_iter_no_change=epochs + 1)
         snapshots = []
-        result = fit(config, data.x_train, data.y_train, n_out=data.n_classes,
-                     callback=lambda p, s=snapshots: s.append(jax.tree.map(np.asarray, p.state.params)))
+
+        def after_epoch(p, s=snapshots, i=i, grad=grad):
+            s.append(jax.tree.map(np.asarray, p.state.params))
+            _report(progress, i * epochs + p.epoch, 2 * epochs, f"{grad}, epoch {p.epoch}")
+
+        result = fit(config, data.x_train, data.y_train, n_out=data.n_classes, callback=after_epoch)
         params_by_epoch[grad], losses[grad] = snapshots, result.history.loss
     diffs = [max(float(np.max(np.abs(a - b))) for a, b in zip(jax.tree.leaves(pa), jax.tree.leaves(pb)))
              for pa, pb in zip(params_by_epoch["autodiff"], params_by_epoch["backprop"])]
     return {"loss": losses, "max_param_difference": diffs}
 
 
-def mnist(data, hidden=(50,), epochs: int = 10, seed: int = 0):
+def mnist(data, hidden=(50,), epochs: int = 10, seed: int = 0, progress=None):
     """The lecture's network (SGD, Nesterov momentum, lr 0.1, batch 200) trained on data;
     its parameters, for the first-layer weights and the confusion matrix."""
     config = TrainConfig(hidden=tuple(hidden), epochs=epochs, seed=seed)
-    return fit(config, data.x_train, data.y_train, n_out=data.n_classes).params
+    return fit(config, data.x_train, data.y_train, n_out=data.n_classes,
+               callback=lambda p: _report(progress, p.epoch, epochs, f"epoch {p.epoch}")).params
 
 
 def separable_points(n: int = 60, seed: int = 0):

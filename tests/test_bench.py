@@ -95,3 +95,22 @@ def test_jaxann_bench_alone_times_jaxann_and_the_script_adds_the_other_libraries
     rows = {row["system"]: row for row in json.loads(out.read_text())["rows"]}
     assert set(rows) == {"jaxann-autodiff", "scikit-learn"} and rows["scikit-learn"]["fit_seconds"] > 0
     assert "jaxann-autodiff fit time = " in r.stdout and "x scikit-learn" in r.stdout
+
+
+def test_bench_reports_progress_per_run_and_ends_at_its_total():
+    from jaxann.config import TrainConfig
+    from jaxann.data import load
+
+    calls = []
+    bench.run(load("digits"), TrainConfig(hidden=(8,), epochs=1), ["jaxann-autodiff", "jaxann-backprop"],
+              repeat=2, progress=lambda done, total, text: calls.append((done, total, text)))
+    assert [(d, t) for d, t, _ in calls] == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
+    assert calls[0][2] == "jaxann-autodiff, run 1 of 2" and calls[3][2] == "jaxann-backprop, run 2 of 2"
+
+
+def test_bench_without_mnist_says_it_times_digits_and_how_to_get_mnist(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("JAXANN_DATA_DIR", raising=False)
+    monkeypatch.setenv("JAXANN_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["bench", "--epochs", "1", "--hidden", "8", "--systems", "jaxann-autodiff"]) == 0
+    out = capsys.readouterr().out
+    assert "MNIST files not found in" in out and "using digits instead" in out and "--dataset mnist" in out

@@ -242,3 +242,21 @@ def test_a_parsed_file_is_read_back_from_the_cache_until_the_file_changes(tmp_pa
     assert isinstance(again.raw_train.base, np.memmap) or isinstance(again.raw_train, np.memmap)
     make_set(tmp_path / "d", n_train=7, seed=1)  # new contents: parsed anew, never the stale array
     assert len(load("mnist", tmp_path / "d").raw_train) == 7
+
+
+def test_a_data_dir_variable_naming_no_folder_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAXANN_DATA_DIR", str(tmp_path / "typo"))
+    with pytest.raises(DataError, match=r"JAXANN_DATA_DIR .*typo does not exist or is not a folder"):
+        load("mnist")
+
+
+def test_mnist_if_found_says_where_it_looked_and_what_to_do(tmp_path, monkeypatch):
+    from jaxann.data import mnist_if_found
+
+    monkeypatch.delenv("JAXANN_DATA_DIR", raising=False)
+    (tmp_path / "empty").mkdir()
+    name, why = mnist_if_found(tmp_path / "empty")
+    assert name == "digits"
+    assert str(tmp_path / "empty") in why and "--dataset mnist downloads" in why and "--data-dir" in why
+    make_set(tmp_path / "here", n_train=3)
+    assert mnist_if_found(tmp_path / "here") == ("mnist", "")

@@ -152,3 +152,70 @@ def test_perceptron_and_history_figures():
     assert labels(right) == ["training accuracy (running, per epoch)", "validation score",
                              "final test accuracy 0.7500"]
     assert left.get_title() == "digits 64-50-10 relu, sgd lr 0.1"
+
+
+# --- progress while the experiments train ---------------------------------------------------------
+
+def test_experiments_report_progress_up_to_their_total():
+    from jaxann.data import load
+    digits = load("digits")
+    runs = {
+        "universal": lambda p: experiments.universal_approximation(widths=(1, 2), epochs=6, progress=p),
+        "batching": lambda p: experiments.batching(digits, epochs=2, hidden=(8,), progress=p),
+        "backprop": lambda p: experiments.autodiff_vs_backprop(digits, epochs=2, hidden=(8,), progress=p),
+        "mnist": lambda p: experiments.mnist(digits, epochs=2, hidden=(8,), progress=p),
+    }
+    totals = {"universal": 3 * 2, "batching": 3, "backprop": 2 * 2, "mnist": 2}
+    for name, run in runs.items():
+        calls = []
+        run(lambda done, total, text="": calls.append((done, total)))
+        done = [d for d, _ in calls]
+        assert done == sorted(done) and len(set(done)) == len(done), (name, calls)
+        assert calls[-1] == (totals[name], totals[name]) and all(t == totals[name] for _, t in calls), name
+
+
+def test_batching_times_no_compilation(monkeypatch):
+    """Each mode's timed fit reuses the program its untimed one-epoch warm-up compiled."""
+    from jaxann.data import load
+    from jaxann.loop import fit as real_fit
+
+    compiled = []
+
+    def spy(config, *args, **kwargs):
+        result = real_fit(config, *args, **kwargs)
+        compiled.append((config.epochs, result.compiled))
+        return result
+
+    monkeypatch.setattr(experiments, "fit", spy)
+    experiments.batching(load("digits"), epochs=2, hidden=(7,))
+    assert [e for e, _ in compiled] == [1, 2] * 3
+    assert all(names == [] for e, names in compiled if e == 2)
+
+
+class _Terminal:
+    """A stand-in for stderr on a terminal."""
+
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_plot_draws_a_progress_bar_on_a_terminal_unless_quiet(quiet, tmp_path, monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    args = ["plot", "batching", "--out", str(tmp_path / "b.png"), "--epochs", "2", "--hidden", "8"]
+    assert main(args + ["--quiet"] * quiet) == 0
+    if quiet:
+        assert terminal.text == ""
+    else:
+        assert "jaxann plot batching [" in terminal.text and "online (batch 1)" in terminal.text
+        assert terminal.text.endswith("\r")  # the bar erased itself before the "wrote" line

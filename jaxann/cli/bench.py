@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from jaxann.cli.args import batch_size, config_from, int_list, positive_int
 
@@ -34,6 +33,7 @@ def add_arguments(p):
     p.add_argument("--devices", type=positive_int, default=1,
                    help="N > 1: also time data-parallel training over N devices against one")
     p.add_argument("--json", help="also write the report as JSON to this file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
@@ -50,20 +50,22 @@ def _systems(text: str) -> list[str]:
 def run(args) -> int:
     from jaxann import bench
     from jaxann.compiling import use_persistent_cache
-    from jaxann.data import find_files, load
+    from jaxann.console import ProgressBar
+    from jaxann.data import load, mnist_if_found
     from jaxann.runs import write_json
 
     config = config_from(args)
     use_persistent_cache(False)  # compile cold on every repeat: the table's compile seconds
     name = args.dataset
     if name == "auto":
-        name = "mnist" if find_files("mnist", args.data_dir) else "digits"
-        print(f"jaxann bench: using {name}" + ("" if name == "mnist" else
-              " (MNIST files not found in --data-dir, $JAXANN_DATA_DIR or the cache)"), flush=True)
+        name, fallback = mnist_if_found(args.data_dir)
+        if fallback:
+            print(f"jaxann bench: {fallback}", flush=True)
     data = load(name, args.data_dir)
-    report = bench.run(data, config, args.systems, args.repeat,
-                       progress=lambda s: print(f"  running {s} ...", file=sys.stderr, flush=True),
-                       models=args.models, devices=args.devices)
+    bar = ProgressBar(1, enabled=not args.quiet, label="jaxann bench")
+    report = bench.run(data, config, args.systems, args.repeat, progress=bar, models=args.models,
+                       devices=args.devices)
+    bar.close()
     print(bench.table(report))
     if args.json:
         write_json(args.json, report)

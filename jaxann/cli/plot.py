@@ -27,6 +27,7 @@ def add_arguments(p):
     p.add_argument("--data-dir", help="folder with the IDX files")
     p.add_argument("--run-dir", help="history: the folder a `jaxann train --out DIR` run wrote")
     p.add_argument("--points", type=positive_int, help="perceptron: number of 2-D points (default 60)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
@@ -34,13 +35,18 @@ def run(args) -> int:
     import numpy as np
 
     from jaxann import experiments, plots
-    from jaxann.data import find_files, load
+    from jaxann.console import ProgressBar
+    from jaxann.data import load, mnist_if_found
     from jaxann.runs import RunFolder, save_figure
 
     def dataset():
         name = args.dataset
-        if name == "auto":
-            name = "mnist" if args.name == "mnist" and find_files("mnist", args.data_dir) else "digits"
+        if name == "auto" and args.name == "mnist":
+            name, fallback = mnist_if_found(args.data_dir)
+            if fallback:
+                print(f"jaxann plot: {fallback}", flush=True)
+        elif name == "auto":
+            name = "digits"
         return load(name, args.data_dir)
 
     def given(**options):  # the options on the command line; the experiment has the other defaults
@@ -49,27 +55,30 @@ def run(args) -> int:
     def figure_of(axes):
         return np.ravel(axes)[0].figure
 
+    # progress on stderr while the experiment trains (on a terminal, without --quiet)
+    bar = ProgressBar(1, enabled=not args.quiet, label=f"jaxann plot {args.name}")
     common = given(epochs=args.epochs, seed=args.seed)
+    training = dict(common, progress=bar)
     if args.name == "activations":
         draw = lambda: figure_of(plots.activations())  # noqa: E731
     elif args.name == "universal":
-        result = experiments.universal_approximation(**common, **given(widths=args.widths))
+        result = experiments.universal_approximation(**training, **given(widths=args.widths))
         widths = list(next(iter(result["errors"].values())))
         print(f"{'target':<16} " + " ".join(f"{w:>9}" for w in widths) + "   (final MSE per width)")
         for name, errors in result["errors"].items():
             print(f"{name:<16} " + " ".join(f"{errors[w]:>9.2e}" for w in widths))
         draw = lambda: figure_of(plots.universal(result))  # noqa: E731
     elif args.name == "batching":
-        result = experiments.batching(dataset(), **common, **given(hidden=args.hidden))
+        result = experiments.batching(dataset(), **training, **given(hidden=args.hidden))
         draw = lambda: figure_of(plots.batching(result))  # noqa: E731
     elif args.name == "backprop":
-        result = experiments.autodiff_vs_backprop(dataset(), **common, **given(hidden=args.hidden))
+        result = experiments.autodiff_vs_backprop(dataset(), **training, **given(hidden=args.hidden))
         print("largest parameter difference per epoch: " +
               ", ".join(f"{d:.1e}" for d in result["max_param_difference"]))
         draw = lambda: figure_of(plots.autodiff_vs_backprop(result))  # noqa: E731
     elif args.name == "mnist":
         data = dataset()
-        params = experiments.mnist(data, **common, **given(hidden=args.hidden))
+        params = experiments.mnist(data, **training, **given(hidden=args.hidden))
         draw = lambda: plots.mnist_panels(params, data)  # noqa: E731
     elif args.name == "perceptron":
         result = experiments.perceptron(**common, **given(n=args.points))
@@ -81,6 +90,7 @@ def run(args) -> int:
             raise JaxannError("the history figure needs --run-dir DIR, a folder written by `jaxann train --out DIR`")
         run_metrics = RunFolder(args.run_dir).read_metrics()
         draw = lambda: figure_of(plots.history(run_metrics))  # noqa: E731
+    bar.close()
     save_figure(args.out, draw)
     print(f"wrote {args.out}")
     return 0

@@ -16,6 +16,7 @@ def add_arguments(p):
 
 def run(args) -> int:
     from jaxann.compiling import counting, use_persistent_cache
+    from jaxann.console import ProgressBar
     from jaxann.data import load
     from jaxann.placement import device_name
     from jaxann.runs import metrics, save_figure, write_json
@@ -30,14 +31,21 @@ def run(args) -> int:
         print(f"jaxann sweep: {K} model{'s' * (K != 1)} of {'-'.join(map(str, sizes))} {config.activation} "
               f"on {data.name}, {config.epochs} epochs; {device_name()}")
 
+    bar = ProgressBar(config.epochs, enabled=not args.quiet)
+
     def log(k, losses):
         if not args.quiet:
+            bar.close()
             print(f"Iteration {k}, loss = {min(losses):.8f} .. {max(losses):.8f} over {len(losses)} models",
                   flush=True)
+            bar.update(k, f"epoch {k}/{config.epochs}")
 
     with counting() as compiled:  # every program the sweep compiles: training's and the scores'
-        result = fit_many(config, data.x_train, data.y_train, n_out=data.n_classes, seeds=args.seeds, lr=args.lr,
-                          alpha=args.alpha, momentum=args.momentum, callback=log)
+        try:
+            result = fit_many(config, data.x_train, data.y_train, n_out=data.n_classes, seeds=args.seeds,
+                              lr=args.lr, alpha=args.alpha, momentum=args.momentum, callback=log)
+        finally:
+            bar.close()
         train_acc = accuracies(result, data.x_train, data.y_train, config.activation)
         test_acc = accuracies(result, data.x_test, data.y_test, config.activation)
     print(f"| {'model':>5} | {'seed':>5} | {'lr':>8} | {'alpha':>8} | {'momentum':>8} | {'final loss':>10} | "
