@@ -26,7 +26,7 @@ from jaxann.errors import JaxannError
 from jaxann.losses import LOSSES
 from jaxann.network import INITS
 
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "lbfgs")
 LR_SCHEDULES = ("constant", "invscaling", "adaptive")
 GRADS = ("autodiff", "backprop")
 DTYPES = ("float32", "float64")
@@ -53,6 +53,9 @@ class TrainConfig:
         the epoch loss has failed to fall below (best loss - tol) more than n_iter_no_change
         epochs running. With one (validation_fraction > 0, or given to `fit`): the same on
         the validation score (not above best + tol), and the best parameters are kept.
+    optimizer "lbfgs": full-batch L-BFGS (`jaxann.lbfgs`), scikit-learn's solver='lbfgs':
+        epochs is the most iterations, max_fun the most cost evaluations, tol the gradient
+        tolerance; batch size, learning rate, momentum and the stopping rule do not apply.
     """
 
     hidden: tuple = (50,)
@@ -78,6 +81,7 @@ class TrainConfig:
     shuffle: bool = _loop(True)
     init: str = _loop("glorot_uniform")
     dtype: str = "float32"
+    max_fun: int = _loop(15000)
 
     def validate(self) -> "TrainConfig":
         """self, or JaxannError naming the first setting out of range."""
@@ -104,6 +108,9 @@ class TrainConfig:
         need(self.tol >= 0, f"tol {self.tol} must be >= 0")
         need(self.n_iter_no_change > 0, f"n_iter_no_change {self.n_iter_no_change} must be a positive integer")
         need(0 <= self.validation_fraction < 1, f"validation fraction {self.validation_fraction} must be in [0, 1)")
+        need(isinstance(self.max_fun, int) and self.max_fun > 0, f"max_fun {self.max_fun} must be a positive integer")
+        need(self.optimizer != "lbfgs" or self.validation_fraction == 0,
+             "L-BFGS trains on all the data to the end: validation_fraction must be 0 with optimizer 'lbfgs'")
         if self.dtype == "float64" and not jax.config.jax_enable_x64:
             raise JaxannError("dtype float64 needs jax_enable_x64: jax.config.update('jax_enable_x64', True)")
         return self

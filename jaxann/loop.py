@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxann.config import TrainConfig
+from jaxann.errors import JaxannError
 from jaxann.inputs import check_data, check_sample_weight, split_validation, stratify_labels
 from jaxann.losses import target_rows
 from jaxann.compiling import counting
@@ -86,6 +87,7 @@ class FitResult:
     progress: Progress  # the final state: pass it back to `fit(resume=...)` to continue
     diverged: bool = False  # stopped by a non-finite loss or parameters (history.stopped says when)
     compiled: list = field(default_factory=list)  # the programs this fit compiled (their seconds: compile_seconds)
+    lbfgs: object = None  # optimizer "lbfgs": SciPy's outcome (`jaxann.lbfgs.Outcome`)
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,10 @@ def _fit(config, x, y, n_out, sample_weight, validation, params, resume, order, 
     n, dtype = x.shape[0], jnp.dtype(config.dtype)
     if resume is None:
         resume = start(config, params, sizes=config.sizes(x.shape[1], n_out))
+    if config.optimizer == "lbfgs":
+        if validation is not None or devices not in (None, 1):
+            raise JaxannError("L-BFGS trains on all the data on one device: no validation set, no devices")
+        return _fit_lbfgs(config, x, y, n_out, sample_weight, resume, callback, x_divisor, compilations)
     order = order or (lambda k: epoch_order(config.seed, k, n, config.shuffle))
     placement = Placement.over(devices, config.batch_rows(n))
     put = placement.put
@@ -211,6 +217,34 @@ def _fit(config, x, y, n_out, sample_weight, validation, params, resume, order, 
     params = placement.local(best if best is not None else p.state.params)
     p = replace(p, state=placement.local(p.state), stopping=replace(p.stopping, best_params=placement.local(best)))
     return FitResult(params, p.history, compilations.seconds, fit_seconds, p, bool(diverged), compilations.names)
+
+
+def _fit_lbfgs(config, x, y, n_out, sample_weight, resume, callback, x_divisor, compilations):
+    """fit for optimizer "lbfgs": `jaxann.lbfgs.minimize` from resume's parameters, each
+    iteration one epoch of the history (and of Progress.epoch)."""
+    from jaxann import lbfgs
+
+    p = replace(resume, history=resume.history.copy())
+    first = p.epoch
+
+    def after_iteration(iteration, loss, params):
+        nonlocal p
+        p.history.loss.append(loss)
+        p = replace(p, epoch=first + iteration, state=p.state._replace(params=params))
+        if callback is not None:
+            callback(p)
+
+    outcome = lbfgs.minimize(replace(config, epochs=config.epochs - first), x, target_rows(y, n_out, config.dtype),
+                             sample_weight, p.state.params, max_fun=config.max_fun, x_divisor=x_divisor,
+                             callback=after_iteration)
+    p.history.seconds.extend(outcome.seconds)
+    p = replace(p, state=p.state._replace(params=outcome.params))
+    finite = all(np.isfinite(a).all() for a in jax.tree.leaves(outcome.params))
+    diverged = divergence(outcome.loss, finite, p.epoch)
+    # status 1 (a limit reached) ends the run as reaching its epochs ends an SGD run
+    p.history.stopped = diverged or (f"L-BFGS converged: {outcome.message}" if outcome.status == 0 else "")
+    return FitResult(outcome.params, p.history, compilations.seconds, outcome.fit_seconds, p, bool(diverged),
+                     compilations.names, outcome)
 
 
 def _checked(config, x, y, n_out, sample_weight, validation, x_divisor):

@@ -11,6 +11,8 @@ Per example (the lecture's e; the batch cost C is the mean of e over the m examp
     binary_cross_entropy:  e = -sum_j [y_j log s_j + (1 - y_j) log(1 - s_j)],  s = sigmoid(a^L)
                            (independent yes/no outputs: binary and multilabel classification)
     squared_error:         e =  1/2 sum_j (a^L_j - y_j)^2  (scikit-learn's regression objective)
+    poisson:               e =  sum_j [y_j log(y_j / mu_j) - y_j + mu_j],  mu = exp(a^L)
+                           (half the Poisson deviance with a log link: counts, rates)
 
 Regularisation, scikit-learn's convention (m = rows in the batch, biases not penalised):
 
@@ -98,6 +100,18 @@ def _squared_error_delta(a, y):
     return a - y
 
 
+def _poisson_e(a, y):
+    # scikit-learn's half Poisson deviance (its poisson_loss), y log(y / mu) - y + mu with
+    # 0 log 0 = 0, written with log mu = a: xlogy(y, y / mu)'s gradient is NaN at y = 0
+    return jnp.sum(jax.scipy.special.xlogy(y, y) - y * a - y + jnp.exp(a))
+
+
+def _poisson_delta(a, y):
+    # de/da_j = -y_j + mu_j: the log link is the Poisson loss's canonical one, so
+    #   delta^L = exp(a^L) - y
+    return jnp.exp(a) - y
+
+
 class Loss(NamedTuple):
     """A per-example cost e(a^L, y) and its output-layer delta de/dz^L."""
 
@@ -110,7 +124,12 @@ LOSSES: dict[str, Loss] = {
     "mse": Loss(_mse_e, _mse_delta),
     "binary_cross_entropy": Loss(_binary_cross_entropy_e, _binary_cross_entropy_delta),
     "squared_error": Loss(_squared_error_e, _squared_error_delta),
+    "poisson": Loss(_poisson_e, _poisson_delta),
 }
+
+# the output activation that turns a^L into a prediction, for the losses that have one
+# (the others' a^L is the prediction, or their estimator picks a class from it)
+OUTPUT_LINKS = {"poisson": "exp"}
 
 
 def get_loss(name: str) -> Loss:
@@ -200,6 +219,36 @@ def batch_cost(params, a_L, t, sample_weight, loss: str, alpha) -> jax.Array:
     """
     M = jnp.sum(sample_weight)
     return jnp.sum(sample_weight * jax.vmap(get_loss(loss).e)(a_L, t)) / M + l2_penalty(params, alpha, M)
+
+
+def _clipped(p):
+    eps = jnp.finfo(p.dtype).eps
+    return jnp.clip(p, eps, 1 - eps)
+
+
+# scikit-learn's per-row values of the costs it reports (its neural_network._base losses):
+# probabilities clipped to [eps, 1 - eps] before the log, squared error averaged over outputs
+_REPORTED = {
+    "cross_entropy": lambda a, t: -jnp.sum(jax.scipy.special.xlogy(t, _clipped(softmax(a))), axis=-1),
+    "binary_cross_entropy": lambda a, t: -jnp.sum(
+        jax.scipy.special.xlogy(t, _clipped(jax.nn.sigmoid(a)))
+        + jax.scipy.special.xlogy(1 - t, 1 - _clipped(jax.nn.sigmoid(a))), axis=-1),
+    "squared_error": lambda a, t: 0.5 * jnp.mean((a - t) ** 2, axis=-1),
+}
+
+
+def reported_cost(C, params, a_L, t, sample_weight, loss: str, alpha):
+    """The batch cost as scikit-learn reports it (its loss_curve_, loss_, the value its
+    L-BFGS minimises and its stopping rule compares), for outputs a_L (m, n_L), target
+    rows t and sample weights (m,): C (`batch_cost`) itself for mse and poisson; for the
+    others scikit-learn's own formulas, which differ from the cost whose gradient both
+    descend where probabilities come within eps of 0 or 1 (clipped there) and, for
+    squared_error, on n_L > 1 outputs (the data term averaged over the outputs; the
+    gradient is the sum's)."""
+    if loss not in _REPORTED:
+        return C
+    M = jnp.sum(sample_weight)
+    return jnp.sum(sample_weight * _REPORTED[loss](a_L, t)) / M + l2_penalty(params, alpha, M)
 
 
 def l2_penalty(params, alpha, m) -> jax.Array:

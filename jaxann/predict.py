@@ -14,7 +14,7 @@ from jaxann import compiling
 from jaxann.errors import JaxannError
 from jaxann.network import feedforward
 
-LINKS = {"identity": lambda a: a, "softmax": jax.nn.softmax, "logistic": jax.nn.sigmoid}
+LINKS = {"identity": lambda a: a, "softmax": jax.nn.softmax, "logistic": jax.nn.sigmoid, "exp": jax.numpy.exp}
 CHUNK = 4096
 
 
@@ -25,7 +25,7 @@ def bucket(m: int) -> int:
 
 
 def outputs(params, x, activation: str = "relu", link: str = "identity", x_divisor: float | None = None) -> np.ndarray:
-    """The output layer's a^L (m, n_L) for rows x (m, n_0), through `link` ("identity",
+    """The output layer's a^L (m, n_L) for rows x (m, n_0), through `link` ("identity", "exp",
     "softmax" or "logistic"), by one compiled program per bucket of row counts (`bucket`;
     more than CHUNK rows go through CHUNK at a time, only the last chunk padded, so no
     padded copy of a large x is made).

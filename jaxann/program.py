@@ -33,6 +33,7 @@ import optax
 from jaxann import compiling, optimizers
 from jaxann.backprop import value_and_backprop
 from jaxann.config import TrainConfig
+from jaxann.losses import reported_cost
 from jaxann.network import init_mlp, objective
 
 
@@ -98,6 +99,8 @@ def initial_state(config: TrainConfig, sizes, params=None) -> TrainState:
         params = draw(*seed)
     else:
         params = jax.tree.map(lambda a: np.asarray(a, dtype), params)
+    if config.optimizer == "lbfgs":  # L-BFGS's memory lives in SciPy, for one run (`jaxann.lbfgs`)
+        return TrainState(params, optax.EmptyState(), np.asarray(config.alpha, dtype))
     zeros = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), jax.eval_shape(make_optimizer(config).init, params))
     hyper = {name: np.asarray(value, dtype) for name, value in hyperparameters(config).items()}
     return TrainState(params, zeros._replace(hyperparams=hyper), np.asarray(config.alpha, dtype))
@@ -135,6 +138,7 @@ def make_step(optimizer: optax.GradientTransformation, config: TrainConfig) -> C
     def step(state: TrainState, batch):
         x, t, sample_weight = batch
         (C, a_L), g = value_and_grad(state.params, x, t, sample_weight, activation, loss, state.alpha)
+        C = reported_cost(C, state.params, a_L, t, sample_weight, loss, state.alpha)
         updates, opt_state = optimizer.update(g, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         correct = jnp.sum(sample_weight * (jnp.argmax(a_L, axis=-1) == jnp.argmax(t, axis=-1)))

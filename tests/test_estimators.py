@@ -298,7 +298,8 @@ def test_feature_names_are_kept():
 @pytest.mark.parametrize("make,error,message", [
     (lambda X, y: jaxann.MLPClassifier(solver="newton").fit(X, y), InvalidParameterError, "solver"),
     (lambda X, y: jaxann.MLPClassifier(hidden_layer_sizes=(0,)).fit(X, y), ValueError, "hidden_layer_sizes must be > 0"),
-    (lambda X, y: jaxann.MLPClassifier(solver="lbfgs").fit(X, y), ValueError, "'lbfgs' is not implemented"),
+    (lambda X, y: jaxann.MLPRegressor(loss="poisson").fit(X, -y), ValueError, "negative"),
+    (lambda X, y: jaxann.MLPRegressor(loss="absolute_error").fit(X, y), InvalidParameterError, "loss"),
     (lambda X, y: jaxann.MLPClassifier(learning_rate_init=0).fit(X, y), InvalidParameterError, "learning_rate_init"),
     (lambda X, y: jaxann.MLPClassifier().fit(X[:, :0], y), ValueError, "0 feature"),
     (lambda X, y: jaxann.MLPClassifier().fit(np.where(X > 0.5, np.nan, X), y), ValueError, "NaN"),

@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -109,7 +110,7 @@ class _BaseMLP(BaseEstimator):
     @property
     def best_loss_(self):
         """The stopping rule's best training loss (None with early stopping)."""
-        progress = self._progress_or_raise("best_loss_")
+        progress = self._stochastic_or_raise("best_loss_")
         if self.validation_scores_ is not None:
             return None
         return progress.stopping.best_loss if progress else np.inf
@@ -117,13 +118,28 @@ class _BaseMLP(BaseEstimator):
     @property
     def best_validation_score_(self):
         """The best validation score with early stopping (None without)."""
-        progress = self._progress_or_raise("best_validation_score_")
+        progress = self._stochastic_or_raise("best_validation_score_")
         if self.validation_scores_ is None:
             return None
         return progress.stopping.best_score if progress else -np.inf
 
+    def _check_solver(self):
+        """partial_fit exists only for the stochastic solvers (as scikit-learn's:
+        `hasattr(est, "partial_fit")` is False for solver='lbfgs')."""
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
+
     def _progress_or_raise(self, name):
         if "_progress" not in vars(self):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        return self._progress
+
+    def _stochastic_or_raise(self, name):
+        """The stopping rule's attributes exist, as scikit-learn's do, once a stochastic
+        solver has started (solver='lbfgs' alone never sets them)."""
+        if "loss_curve_" not in vars(self):
             raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
         return self._progress
 
@@ -153,16 +169,17 @@ class _BaseMLP(BaseEstimator):
         params = init_mlp_from_random_state(rng, layer_units, 2.0 if self.activation == "logistic" else 6.0, dtype)
         self.coefs_ = [layer["W"] for layer in params]
         self.intercepts_ = [layer["b"] for layer in params]
-        self.loss_curve_ = []
         self._progress = None
-        self.validation_scores_ = [] if self.early_stopping else None
+        if self.solver != "lbfgs":  # the stochastic solvers' record (scikit-learn's attributes)
+            self.loss_curve_ = []
+            self.validation_scores_ = [] if self.early_stopping else None
 
     def _config(self, hidden, n_samples: int, epochs: int, dtype: str) -> TrainConfig:
         """jaxann's settings for scikit-learn's parameters."""
         if self.batch_size == "auto":
             batch_size = min(200, n_samples)
         else:
-            if self.batch_size > n_samples:
+            if self.batch_size > n_samples and self.solver != "lbfgs":
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
                               "It is going to be clipped")
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
@@ -210,8 +227,6 @@ class _BaseMLP(BaseEstimator):
                 print(f"Validation score: {progress.history.validation_score[-1]:f}")
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
-        if self.solver == "lbfgs":
-            raise ValueError("solver='lbfgs' is not implemented in jaxann; use solver='sgd' or 'adam'")
         hidden = self._hidden()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
@@ -227,12 +242,14 @@ class _BaseMLP(BaseEstimator):
         elif [W.shape for W in self.coefs_] != list(zip(layer_units[:-1], layer_units[1:])):
             raise ValueError(f"the network {[c.shape for c in self.coefs_]} fitted before does not "
                              f"match layer sizes {layer_units}; fit it anew (warm_start=False)")
+        dtype = "float64" if X.dtype == np.float64 and jax.config.jax_enable_x64 else "float32"
+        if self.solver == "lbfgs":
+            return self._fit_lbfgs(X, y, sample_weight, hidden, dtype)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         validation = None
         if self.early_stopping:
             X, y, sample_weight, validation = self._hold_out(X, y, sample_weight, rng)
-        dtype = "float64" if X.dtype == np.float64 and jax.config.jax_enable_x64 else "float32"
         config = self._config(hidden, X.shape[0], 1 if incremental else int(self.max_iter), dtype)
         result = fit(config, X, y.astype(dtype), sample_weight=sample_weight, validation=validation,
                      resume=self._resume(config, incremental),
@@ -241,12 +258,30 @@ class _BaseMLP(BaseEstimator):
         history = result.history
         if self.verbose and history.stopped:
             print(history.stopped[0].upper() + history.stopped[1:] + ". Stopping.")
-        if result.diverged:
+        if result.diverged and not self.early_stopping:
+            # with early stopping, a loss turned infinite or NaN ends training like the
+            # stopping rule, keeping the best weights seen (scikit-learn >= 1.6)
             raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
                              "large values and need to be preprocessed.")
         if not incremental and self.n_iter_ == self.max_iter and not history.stopped:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                           "optimization hasn't converged yet.", ConvergenceWarning)
+        return self
+
+    def _fit_lbfgs(self, X, y, sample_weight, hidden, dtype):
+        """solver='lbfgs': full-batch L-BFGS from coefs_ / intercepts_ (a warm start
+        continues from them), as scikit-learn runs it (`jaxann.lbfgs`)."""
+        config = self._config(hidden, X.shape[0], int(self.max_iter), dtype)
+        config = replace(config, max_fun=int(self.max_fun))
+        log = (lambda p: print(iteration_line(p.epoch, p.history.loss[-1]))) if self.verbose else None  # noqa: E731
+        result = fit(config, X, y.astype(dtype), sample_weight=sample_weight, params=self._params, callback=log)
+        self.n_iter_ = _check_optimize_result("lbfgs", result.lbfgs.scipy, self.max_iter)
+        self.loss_ = result.lbfgs.loss
+        self.coefs_ = [np.asarray(layer["W"]).astype(X.dtype, copy=False) for layer in result.params]
+        self.intercepts_ = [np.asarray(layer["b"]).astype(X.dtype, copy=False) for layer in result.params]
+        if not all(np.isfinite(a).all() for a in (*self.coefs_, *self.intercepts_)):
+            raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
+                             "large values and need to be preprocessed.")
         return self
 
     def _store(self, result, dtype):

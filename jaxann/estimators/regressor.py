@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from jaxann.estimators.base import ACTIVATION_NAMES, _BaseMLP
@@ -14,9 +16,32 @@ from jaxann.predict import outputs
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor with scikit-learn's interface, trained by jaxann.
 
-    Identity output and the half squared error (1/2m) sum_i ||a^L_i - y_i||^2 + L2; see the
-    module docstring for the parameters and the parity with scikit-learn's MLPRegressor.
+    loss="squared_error": identity output and the half squared error; loss="poisson": the
+    exponential output (a log link) and the half Poisson deviance, for counts and rates
+    (targets >= 0). See the module docstring for the other parameters and the parity with
+    scikit-learn's MLPRegressor.
     """
+
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001,
+                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+                 warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
+                 max_fun=15000, grad="autodiff"):
+        # scikit-learn's parameter order: loss first (1.9)
+        self.loss = loss
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
+            beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, grad=grad)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -25,13 +50,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return tags
 
     def _out_activation(self):
-        return "identity"
+        return "exp" if self.loss == "poisson" else "identity"
 
     def _loss_name(self):
-        return "squared_error"
+        return self.loss
 
     def _validation_score(self, params, X, y, sample_weight=None):
-        pred = outputs(params, X, ACTIVATION_NAMES[self.activation])
+        pred = outputs(params, X, ACTIVATION_NAMES[self.activation], link=self.out_activation_)
         return r2_score(y, pred.ravel() if pred.shape[1] == 1 else pred, sample_weight=sample_weight)
 
     def _validate_input(self, X, y, incremental, reset):
@@ -39,6 +64,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                              dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError("Some value(s) of y are negative, which is not allowed for loss='poisson' "
+                             "(the Poisson deviance needs targets >= 0).")
         return X, y
 
     def predict(self, X):
@@ -46,10 +74,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         p = self._output(X)
         return p.ravel() if p.shape[1] == 1 else p
 
+    @available_if(_BaseMLP._check_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current state."""
-        if self.solver not in ("sgd", "adam"):
-            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
-                                 f"{self.solver} is not stochastic.")
         return self._fit(X, y, sample_weight, incremental=True)
