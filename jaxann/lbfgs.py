@@ -93,7 +93,7 @@ def minimize(config: TrainConfig, x, t, sample_weight, params, *, max_fun: int =
     """L-BFGS-B from params on the whole of rows x (n, n_0), target rows t (n, n_L) and
     sample weights (n,) or None; config.epochs iterations at most, max_fun evaluations.
 
-    callback(iteration, loss, params) runs after each iteration (scikit-learn's verbose
+    callback(iteration, loss, seconds, params) runs after each iteration (scikit-learn's verbose
     report went through SciPy's `iprint`, which SciPy 1.15 removed; its callers print
     from here).
     """
@@ -119,7 +119,7 @@ def minimize(config: TrainConfig, x, t, sample_weight, params, *, max_fun: int =
         seconds.append(now - clock[0])
         clock[0] = now
         if callback is not None:
-            callback(len(losses), losses[-1], unpack(np.asarray(intermediate_result.x), sizes, dtype))
+            callback(len(losses), losses[-1], seconds[-1], unpack(np.asarray(intermediate_result.x), sizes, dtype))
 
     options = {"maxfun": max_fun, "maxiter": config.epochs, "gtol": config.tol}
     result = scipy.optimize.minimize(cost_and_gradient, x0, method="L-BFGS-B", jac=True, options=options,

@@ -227,9 +227,10 @@ def _fit_lbfgs(config, x, y, n_out, sample_weight, resume, callback, x_divisor, 
     p = replace(resume, history=resume.history.copy())
     first = p.epoch
 
-    def after_iteration(iteration, loss, params):
+    def after_iteration(iteration, loss, seconds, params):
         nonlocal p
         p.history.loss.append(loss)
+        p.history.seconds.append(seconds)
         p = replace(p, epoch=first + iteration, state=p.state._replace(params=params))
         if callback is not None:
             callback(p)
@@ -237,7 +238,6 @@ def _fit_lbfgs(config, x, y, n_out, sample_weight, resume, callback, x_divisor, 
     outcome = lbfgs.minimize(replace(config, epochs=config.epochs - first), x, target_rows(y, n_out, config.dtype),
                              sample_weight, p.state.params, max_fun=config.max_fun, x_divisor=x_divisor,
                              callback=after_iteration)
-    p.history.seconds.extend(outcome.seconds)
     p = replace(p, state=p.state._replace(params=outcome.params))
     finite = all(np.isfinite(a).all() for a in jax.tree.leaves(outcome.params))
     diverged = divergence(outcome.loss, finite, p.epoch)

@@ -66,6 +66,8 @@ def fit_many(config: TrainConfig, x, y, *, n_out: int | None = None, seeds=None,
     config.validate()
     if config.validation_fraction > 0:
         raise JaxannError("a sweep trains every model for all its epochs: validation_fraction must be 0")
+    if config.optimizer == "lbfgs":
+        raise JaxannError("a sweep trains sgd or adam models; run L-BFGS with `fit`, one model at a time")
     if config.optimizer == "sgd" and config.lr_schedule == "adaptive":
         raise JaxannError("the 'adaptive' schedule changes models at different epochs: use it with "
                           "`fit`, one model at a time")

@@ -15,20 +15,14 @@ import jaxann
 from jaxann.activations import ACTIVATIONS, SMOOTH
 from jaxann.backprop import example_gradient
 from jaxann.gradcheck import finite_differences, relative_error
-from jaxann.losses import LOSSES, as_targets
+from jaxann.losses import LOSSES, as_targets, random_targets
 
 
 def make_case(seed, sizes, m, loss, dtype):
     k_p, k_x, k_y = jax.random.split(jax.random.key(seed), 3)
     params = jaxann.init_mlp(k_p, sizes, dtype=dtype)
     x = jax.random.normal(k_x, (m, sizes[0]), dtype)
-    if loss == "cross_entropy":
-        y = jax.random.randint(k_y, (m,), 0, sizes[-1])
-    elif loss == "binary_cross_entropy":  # 0/1 indicators, one column per output
-        y = jax.random.bernoulli(k_y, 0.5, (m, sizes[-1])).astype(dtype)
-    else:
-        y = jax.random.normal(k_y, (m, sizes[-1]), dtype)
-    return params, x, y
+    return params, x, random_targets(k_y, loss, m, sizes[-1], dtype)
 
 
 def cases(max_depth, max_width, max_batch):

@@ -74,7 +74,8 @@ def test_network_loss_adds_l2_with_batch_size(x64):
     np.testing.assert_allclose(reg - plain, jaxann.l2_penalty(params, 0.3, 5), rtol=1e-12)
 
 
-@pytest.mark.parametrize("loss", list(LOSSES))
+# poisson's prediction is exp(a^L): at a^L ~ 1e4 it overflows by definition (so does scikit-learn's)
+@pytest.mark.parametrize("loss", [name for name in LOSSES if name != "poisson"])
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64], ids=["f32", "f64"])
 def test_loss_and_gradients_finite_for_huge_outputs(loss, dtype, x64):
     # an output layer driven to |a^L| ~ 1e4: the cost and both gradients stay finite

@@ -61,7 +61,9 @@ def add_network_flags(p, sweep: bool = False):
     p.add_argument("--hidden", type=int_list, default=list(d.hidden), help="hidden sizes, e.g. 100,50 (default 50)")
     p.add_argument("--activation", choices=list(ACTIVATIONS), default=d.activation)
     p.add_argument("--loss", choices=list(LOSSES), default=d.loss)
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
+    # L-BFGS trains one model on all the data: `train` only
+    p.add_argument("--optimizer", choices=[o for o in OPTIMIZERS if not (sweep and o == "lbfgs")],
+                   default=d.optimizer, help="lbfgs: full-batch L-BFGS, --epochs its most iterations")
     if sweep:
         p.add_argument("--seeds", type=int_list, default=[d.seed], help="e.g. 1,2,3 (default 1)")
         p.add_argument("--lr", type=float_list, default=[d.lr], help="learning rates, e.g. 0.1,0.03")

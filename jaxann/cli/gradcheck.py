@@ -34,6 +34,7 @@ def run(args) -> int:
     import jax.numpy as jnp
 
     from jaxann.gradcheck import gradcheck
+    from jaxann.losses import random_targets
     from jaxann.network import init_mlp
 
     if len(args.sizes) < 2:
@@ -45,10 +46,7 @@ def run(args) -> int:
     k_init, k_x, k_y = jax.random.split(jax.random.key(args.seed), 3)
     params = init_mlp(k_init, args.sizes, dtype=jnp.dtype(args.dtype))
     x = jax.random.normal(k_x, (args.batch, args.sizes[0]), args.dtype)
-    if args.loss == "cross_entropy":
-        y = jax.random.randint(k_y, (args.batch,), 0, args.sizes[-1])
-    else:
-        y = jax.random.normal(k_y, (args.batch, args.sizes[-1]), args.dtype)
+    y = random_targets(k_y, args.loss, args.batch, args.sizes[-1], args.dtype)
     report = gradcheck(params, x, y, args.activation, args.loss, args.alpha)
     if args.json:
         config = {k: getattr(args, k) for k in ("sizes", "activation", "loss", "alpha",

@@ -59,6 +59,9 @@ def run(args) -> int:
     config = config_from(args)
     if args.resume and not args.out:
         raise JaxannError("--resume needs --out DIR, the folder whose checkpoint.npz it continues")
+    if args.resume and args.optimizer == "lbfgs":
+        raise JaxannError("--resume continues sgd and adam runs; L-BFGS's memory of past steps is not "
+                          "checkpointed, so an lbfgs run restarts (run it again without --resume)")
     if args.metrics:  # refused now, not after the training
         check_writable(args.metrics)
     if args.out:
