@@ -17,8 +17,6 @@ import time
 import warnings
 
 
-
-
 def timed_fit(cls, X, y, max_iter):
     from sklearn.exceptions import ConvergenceWarning
 
