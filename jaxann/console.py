@@ -1,8 +1,14 @@
-"""A one-line progress bar on stderr, redrawn in place; drawn only on a terminal."""
+"""What the command line writes besides its results: a progress bar on stderr, redrawn in
+place and drawn only on a terminal; counted nouns."""
 
 from __future__ import annotations
 
 import sys
+
+
+def count(n: int, noun: str) -> str:
+    """'1 model', '3 models': a number and its noun, agreeing."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 class ProgressBar:

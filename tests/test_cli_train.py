@@ -125,3 +125,24 @@ def test_run_files_get_the_mode_open_would_give(tmp_path):
                  "--metrics", str(tmp_path / "m.json")]) == 0
     for path in (*out.iterdir(), tmp_path / "m.json"):
         assert path.stat().st_mode & 0o777 == FILE_MODE, path  # 0644 under umask 022, as the PNG always had
+
+
+def test_counts_agree_with_their_nouns(capsys):
+    from jaxann.console import count
+
+    assert (count(1, "model"), count(0, "epoch"), count(3, "iteration")) == ("1 model", "0 epochs", "3 iterations")
+    assert main(["sweep", "--epochs", "1", "--hidden", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "jaxann sweep: 1 model of 64-4-10" in out and "1 model trained in" in out
+    # L-BFGS counts iterations: here it converges before --epochs 300
+    assert main(["train", "--optimizer", "lbfgs", "--epochs", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "relu, L-BFGS on the full batch, grad autodiff" in out
+    assert "iterations: L-BFGS converged: CONVERGENCE" in out
+
+
+def test_a_reader_that_goes_away_gets_no_traceback():
+    run = subprocess.run(["bash", "-c", f"'{sys.executable}' -m jaxann train --epochs 3 --hidden 4 | head -1"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.stdout.startswith("jaxann train: digits") and run.stdout.count("\n") == 1
+    assert "Traceback" not in run.stderr and "BrokenPipe" not in run.stderr

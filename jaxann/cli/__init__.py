@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -91,3 +92,8 @@ def main(argv=None) -> int:
     except Terminated:
         print("jaxann: terminated" + _resume_hint(args), file=sys.stderr)
         return 143
+    except BrokenPipeError:
+        # the reader went away (`jaxann train | head`): stop quietly, as Unix tools do; stdout
+        # goes to /dev/null so that Python's flush at exit does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

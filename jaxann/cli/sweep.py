@@ -16,7 +16,7 @@ def add_arguments(p):
 
 def run(args) -> int:
     from jaxann.compiling import counting, use_persistent_cache
-    from jaxann.console import ProgressBar
+    from jaxann.console import ProgressBar, count
     from jaxann.data import load
     from jaxann.placement import device_name
     from jaxann.runs import metrics, save_figure, write_json
@@ -28,7 +28,7 @@ def run(args) -> int:
     sizes = config.sizes(data.x_train.shape[1], data.n_classes)
     K = len(args.seeds) * len(args.lr) * len(args.alpha) * len(args.momentum)
     if not args.quiet:
-        print(f"jaxann sweep: {K} model{'s' * (K != 1)} of {'-'.join(map(str, sizes))} {config.activation} "
+        print(f"jaxann sweep: {count(K, 'model')} of {'-'.join(map(str, sizes))} {config.activation} "
               f"on {data.name}, {config.epochs} epochs; {device_name()}")
 
     bar = ProgressBar(config.epochs, enabled=not args.quiet)
@@ -60,7 +60,7 @@ def run(args) -> int:
             fit_seconds=result.fit_seconds, compile_seconds=compiled.seconds, compiled=compiled.names,
             models_in_program=K))
     if not args.quiet:
-        print(f"{K} model{'s' * (K != 1)} trained in {result.fit_seconds:.2f} s "
+        print(f"{count(K, 'model')} trained in {result.fit_seconds:.2f} s "
               f"(compiled in {compiled.seconds:.2f} s: {', '.join(compiled.names)})")
     if args.metrics:
         write_json(args.metrics, entries)

@@ -74,8 +74,9 @@ def run(args) -> int:
     say = (lambda *a, **k: None) if args.quiet else print
     say(f"jaxann train: {data.name} ({len(data.raw_train)} train / {len(data.raw_test)} test rows, "
         f"{data.source}); network {'-'.join(map(str, sizes))} {config.activation}, "
-        f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size or 'full'}, "
-        f"grad {config.grad}; {device_name()}")
+        + ("L-BFGS on the full batch, " if config.optimizer == "lbfgs" else
+           f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size or 'full'}, ")
+        + f"grad {config.grad}; {device_name()}")
     if args.debug_nans:
         jax.config.update("jax_debug_nans", True)
     folder, resume = _run_folder(args, config, sizes, say)
@@ -107,7 +108,7 @@ def _fit(args, config, data, sizes, folder, resume, say):
     """The training, with its per-epoch log, checkpoints and progress bar; the FitResult of
     a run that did not diverge (TrainingDiverged otherwise)."""
     from jaxann.checkpoint import save_checkpoint
-    from jaxann.console import ProgressBar
+    from jaxann.console import ProgressBar, count
     from jaxann.loop import fit, iteration_line
 
     bar = ProgressBar(config.epochs, enabled=not args.quiet)
@@ -137,7 +138,8 @@ def _fit(args, config, data, sizes, folder, resume, say):
                 if folder and folder.checkpoint.is_file() else "")
         raise TrainingDiverged(f"training diverged: {history.stopped}{kept}; lower the learning rate (--lr)")
     if history.stopped:
-        say(f"Stopped after {len(history.loss)} epochs: {history.stopped}")
+        steps = "iteration" if config.optimizer == "lbfgs" else "epoch"
+        say(f"Stopped after {count(len(history.loss), steps)}: {history.stopped}")
     return result
 
 
