@@ -22,13 +22,14 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import jax
 
 from jaxann.activations import ACTIVATIONS
+from jaxann.backprop import RULES
 from jaxann.errors import JaxannError
 from jaxann.losses import LOSSES
 from jaxann.network import INITS
 
 OPTIMIZERS = ("sgd", "adam", "lbfgs")
 LR_SCHEDULES = ("constant", "invscaling", "adaptive")
-GRADS = ("autodiff", "backprop")
+GRADS = ("autodiff", *RULES)
 DTYPES = ("float32", "float64")
 
 
@@ -53,6 +54,13 @@ class TrainConfig:
         the epoch loss has failed to fall below (best loss - tol) more than n_iter_no_change
         epochs running. With one (validation_fraction > 0, or given to `fit`): the same on
         the validation score (not above best + tol), and the best parameters are kept.
+    grad: the update direction: "autodiff" (jax.grad), "backprop" (the lecture's recursion),
+        or a learning rule that sends the error back through other matrices
+        ("feedback_alignment", "direct_feedback_alignment", "sign_symmetry";
+        `jaxann.backprop`), whose fixed random matrices are drawn from the seed with
+        entries scaled by feedback_scale.
+    alignment: record, per epoch, each layer's angle in degrees between the update of
+        `grad` and the true gradient (autodiff) on the same batches (History.alignment).
     optimizer "lbfgs": full-batch L-BFGS (`jaxann.lbfgs`), scikit-learn's solver='lbfgs':
         epochs is the most iterations, max_fun the most cost evaluations, tol the gradient
         tolerance; batch size, learning rate, momentum and the stopping rule do not apply.
@@ -82,6 +90,8 @@ class TrainConfig:
     init: str = _loop("glorot_uniform")
     dtype: str = "float32"
     max_fun: int = _loop(15000)
+    feedback_scale: float = _input(1.0)
+    alignment: bool = False
 
     def validate(self) -> "TrainConfig":
         """self, or JaxannError naming the first setting out of range."""
@@ -109,6 +119,10 @@ class TrainConfig:
         need(self.n_iter_no_change > 0, f"n_iter_no_change {self.n_iter_no_change} must be a positive integer")
         need(0 <= self.validation_fraction < 1, f"validation fraction {self.validation_fraction} must be in [0, 1)")
         need(isinstance(self.max_fun, int) and self.max_fun > 0, f"max_fun {self.max_fun} must be a positive integer")
+        need(math.isfinite(self.feedback_scale) and self.feedback_scale > 0,
+             f"feedback_scale {self.feedback_scale} must be a positive number")
+        need(self.optimizer != "lbfgs" or self.grad in ("autodiff", "backprop"),
+             f"L-BFGS needs a true gradient: grad 'autodiff' or 'backprop', not {self.grad!r}")
         need(self.optimizer != "lbfgs" or self.validation_fraction == 0,
              "L-BFGS trains on all the data to the end: validation_fraction must be 0 with optimizer 'lbfgs'")
         if self.dtype == "float64" and not jax.config.jax_enable_x64:

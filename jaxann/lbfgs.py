@@ -25,7 +25,7 @@ import scipy.optimize
 from jaxann import compiling
 from jaxann.config import TrainConfig
 from jaxann.losses import reported_cost
-from jaxann.program import GRADIENTS
+from jaxann.program import value_and_gradient
 
 
 @dataclass
@@ -69,7 +69,7 @@ def unpack(vector, sizes, dtype):
 def _program(config: TrainConfig, sizes, args):
     """The compiled (vector, x, t, sample_weight, alpha, x_divisor) -> (C, dC/dvector)."""
     dtype = jnp.dtype(config.dtype)
-    value_and_grad = GRADIENTS[config.grad]
+    value_and_grad = value_and_gradient(config.grad)
 
     def build():
         def cost_and_gradient(vector, x, t, sample_weight, alpha, x_divisor):

@@ -45,6 +45,9 @@ class History:
     validation_score: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     lr_changes: list = field(default_factory=list)  # (epoch, new learning rate) by "adaptive"
+    # with TrainConfig(alignment=True): per epoch, each layer's angle (degrees) between the
+    # update and the true gradient, averaged over the epoch's batches
+    alignment: list = field(default_factory=list)
     stopped: str = ""  # why training ended before `epochs`, if it did
 
     def to_dict(self) -> dict:
@@ -194,11 +197,13 @@ def _fit(config, x, y, n_out, sample_weight, validation, params, resume, order, 
         state, metrics = epoch(p.state, *data, rows)
         # the epoch's one read-back: its loss, (the weight of) the rows right and in all, and
         # whether the parameters are finite
-        loss, correct, total, finite = Metrics.unpack(jax.device_get(placement.local(metrics)))
+        loss, correct, total, finite, angles = Metrics.unpack(jax.device_get(placement.local(metrics)))
         loss = float(loss)
         p.history.loss.append(loss)
         if y.ndim == 1:  # class labels: the argmax of a^L is the prediction
             p.history.train_accuracy.append(float(correct) / float(total))
+        if config.alignment:
+            p.history.alignment.append([float(a) for a in angles])
         diverged = divergence(loss, finite, k + 1)
         if diverged:  # p keeps the last finite state
             _replay_for_nans(config, n, placement, p.state, data, rows)

@@ -23,12 +23,12 @@ from functools import partial
 
 import jax
 
-from jaxann.backprop import example_gradient
+from jaxann.backprop import RULES, check_rule, example_gradient
 from jaxann.errors import JaxannError
 from jaxann.losses import get_loss
 from jaxann.network import feedforward, prepare
 
-GRADS = ("autodiff", "backprop")
+GRADS = ("autodiff", *RULES)
 
 
 def _example_cost(params, x, t, activation, loss):
@@ -36,18 +36,24 @@ def _example_cost(params, x, t, activation, loss):
 
 
 @partial(jax.jit, static_argnames=("activation", "loss", "grad"))
-def _per_example(params, x, t, activation, loss, grad):
-    one = jax.grad(_example_cost) if grad == "autodiff" else example_gradient
-    return jax.vmap(one, in_axes=(None, 0, 0, None, None))(params, x, t, activation, loss)
+def _per_example(params, x, t, activation, loss, grad, feedback):
+    if grad == "autodiff":
+        return jax.vmap(jax.grad(_example_cost), in_axes=(None, 0, 0, None, None))(params, x, t, activation, loss)
+    return jax.vmap(example_gradient, in_axes=(None, 0, 0, None, None, None, None))(
+        params, x, t, activation, loss, grad, feedback)
 
 
 def per_example_grads(params, x, y, activation: str = "relu", loss: str = "cross_entropy",
-                      grad: str = "autodiff"):
-    """For rows x (m, n_0) and labels (m,) / targets (m, n_L): each example's gradient.
+                      grad: str = "autodiff", feedback=()):
+    """For rows x (m, n_0) and labels (m,) / targets (m, n_L): each example's gradient (for
+    a learning rule other than backprop, its update direction; feedback: the rule's fixed
+    matrices, `jaxann.backprop.feedback_matrices`).
 
     Returns params' tree with a leading axis m (see the module docstring); no L2 term.
     """
     if grad not in GRADS:
         raise JaxannError(f"unknown grad {grad!r}; expected one of: {', '.join(GRADS)}")
     x, t = prepare(params, x, y, activation, loss)
-    return _per_example(params, x, t, activation, loss, grad)
+    if grad != "autodiff":
+        check_rule(grad, feedback, len(params))
+    return _per_example(params, x, t, activation, loss, grad, tuple(feedback))

@@ -31,7 +31,7 @@ import numpy as np
 import optax
 
 from jaxann import compiling, optimizers
-from jaxann.backprop import value_and_backprop
+from jaxann.backprop import feedback_matrices, value_and_backprop
 from jaxann.config import TrainConfig
 from jaxann.losses import reported_cost
 from jaxann.network import init_mlp, objective
@@ -44,6 +44,7 @@ class TrainState(NamedTuple):
     params: tuple
     opt_state: optax.OptState
     alpha: jax.Array
+    feedback: tuple = ()  # the learning rule's fixed matrices (`backprop.feedback_matrices`), never trained
 
 
 class Metrics(NamedTuple):
@@ -53,12 +54,16 @@ class Metrics(NamedTuple):
     correct: jax.Array  # weight of the rows whose argmax a^L is the target's argmax
     m: jax.Array  # weight of the real (unpadded) rows
     finite: jax.Array | bool = True  # after an epoch: whether every parameter is finite (1.0 / 0.0)
+    # with config.alignment: per layer, the angle (degrees) between the update and the true
+    # gradient (a batch's (L,); an epoch's, the mean over its batches)
+    angles: jax.Array | tuple = ()
 
     @classmethod
     def unpack(cls, packed) -> "Metrics":
-        """The epoch's Metrics from its packed array (..., 4), read back in one transfer."""
+        """The epoch's Metrics from its packed array (..., 4 + L with angles), read back in
+        one transfer."""
         packed = np.asarray(packed)
-        return cls(*(packed[..., i] for i in range(4)))
+        return cls(*(packed[..., i] for i in range(4)), packed[..., 4:])
 
 
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
@@ -101,9 +106,11 @@ def initial_state(config: TrainConfig, sizes, params=None) -> TrainState:
         params = jax.tree.map(lambda a: np.asarray(a, dtype), params)
     if config.optimizer == "lbfgs":  # L-BFGS's memory lives in SciPy, for one run (`jaxann.lbfgs`)
         return TrainState(params, optax.EmptyState(), np.asarray(config.alpha, dtype))
+    sizes = [params[0]["W"].shape[0], *(layer["W"].shape[1] for layer in params)]
+    feedback = feedback_matrices(sizes, config.grad, config.seed, config.feedback_scale, dtype)
     zeros = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), jax.eval_shape(make_optimizer(config).init, params))
     hyper = {name: np.asarray(value, dtype) for name, value in hyperparameters(config).items()}
-    return TrainState(params, zeros._replace(hyperparams=hyper), np.asarray(config.alpha, dtype))
+    return TrainState(params, zeros._replace(hyperparams=hyper), np.asarray(config.alpha, dtype), feedback)
 
 
 def learning_rate(state: TrainState):
@@ -123,26 +130,48 @@ def set_learning_rate(state: TrainState, lr) -> TrainState:
     return state._replace(opt_state=state.opt_state._replace(hyperparams={**hyper, "learning_rate": lr}))
 
 
-def _autodiff(params, x, t, sample_weight, activation, loss, alpha):
+def _autodiff(params, x, t, sample_weight, activation, loss, alpha, feedback=()):
     return jax.value_and_grad(objective, has_aux=True)(params, x, t, sample_weight, activation, loss, alpha)
 
 
-GRADIENTS = {"autodiff": _autodiff, "backprop": value_and_backprop}
+def value_and_gradient(grad: str) -> Callable:
+    """((C, a^L), update direction) for (params, x, t, sample_weight, activation, loss,
+    alpha, feedback): `jax.grad` of the objective, or the delta recursion of `grad`'s rule."""
+    if grad == "autodiff":
+        return _autodiff
+    return lambda *args, feedback=(): value_and_backprop(*args, rule=grad, feedback=feedback)
+
+
+def angles(g, g_true) -> jax.Array:
+    """Per layer, the angle in degrees between the weight updates g and g_true (L,)."""
+    def angle(a, b):
+        cos = jnp.sum(a * b) / (jnp.linalg.norm(a) * jnp.linalg.norm(b))
+        return jnp.degrees(jnp.arccos(jnp.clip(cos, -1.0, 1.0)))
+
+    return jnp.stack([angle(l["W"], l_true["W"]) for l, l_true in zip(g, g_true)])
 
 
 def make_step(optimizer: optax.GradientTransformation, config: TrainConfig) -> Callable:
-    """One gradient-descent step: (TrainState, (x, t, sample_weight)) -> (TrainState, Metrics)."""
-    value_and_grad = GRADIENTS[config.grad]
+    """One gradient-descent step: (TrainState, (x, t, sample_weight)) -> (TrainState, Metrics).
+    With config.alignment, the step also takes the true gradient (autodiff) of the same
+    batch and measures each layer's angle to the update."""
+    value_and_grad = value_and_gradient(config.grad)
     activation, loss = config.activation, config.loss
 
     def step(state: TrainState, batch):
         x, t, sample_weight = batch
-        (C, a_L), g = value_and_grad(state.params, x, t, sample_weight, activation, loss, state.alpha)
+        (C, a_L), g = value_and_grad(state.params, x, t, sample_weight, activation, loss, state.alpha,
+                                     feedback=state.feedback)
         C = reported_cost(C, state.params, a_L, t, sample_weight, loss, state.alpha)
         updates, opt_state = optimizer.update(g, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         correct = jnp.sum(sample_weight * (jnp.argmax(a_L, axis=-1) == jnp.argmax(t, axis=-1)))
-        return TrainState(params, opt_state, state.alpha), Metrics(C, correct, jnp.sum(sample_weight))
+        measured = ()
+        if config.alignment:
+            g_true = _autodiff(state.params, x, t, sample_weight, activation, loss, state.alpha)[1]
+            measured = angles(g, g_true)
+        return state._replace(params=params, opt_state=opt_state), Metrics(C, correct, jnp.sum(sample_weight),
+                                                                           angles=measured)
 
     return step
 
@@ -184,7 +213,10 @@ def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callab
         state, per_batch = jax.lax.scan(body, state, (idx, real))
         loss = jnp.sum(per_batch.loss * jnp.sum(real, axis=1)) / n
         metrics = (loss, jnp.sum(per_batch.correct), jnp.sum(per_batch.m), all_finite(state.params))
-        return state, jnp.stack([jnp.asarray(v, loss.dtype) for v in metrics])  # one read-back for all four
+        packed = [jnp.asarray(v, loss.dtype)[None] for v in metrics]
+        if isinstance(per_batch.angles, jax.Array):  # with alignment: each layer's mean angle
+            packed.append(jnp.mean(per_batch.angles, axis=0).astype(loss.dtype))
+        return state, jnp.concatenate(packed)  # one read-back for all
 
     return epoch
 

@@ -97,7 +97,7 @@ def _fit_many(config, members, x, y, n_out, callback, compiled) -> SweepResult:
         t_epoch = time.perf_counter()
         states, metrics = epoch(states, x_dev, t_dev, None, None, orders(k))
         # the epoch's one read-back
-        losses, correct, _, finite = Metrics.unpack(jax.device_get(metrics))
+        losses, correct, _, finite, _ = Metrics.unpack(jax.device_get(metrics))
         losses = losses.tolist()
         # every model trains every epoch: the rule never stops them, the schedule sets the rates
         states = schedule.after_epoch(states, (k + 1) * n, Stopping(), config.n_iter_no_change)[0]

@@ -40,8 +40,9 @@ def assert_same_run(a, b):
 
 
 @pytest.mark.parametrize("extra", [[], ["--optimizer", "adam", "--lr", "0.01"],
-                                   ["--validation-fraction", "0.2", "--lr-schedule", "invscaling"]],
-                         ids=["sgd", "adam", "validation-invscaling"])
+                                   ["--validation-fraction", "0.2", "--lr-schedule", "invscaling"],
+                                   ["--grad", "feedback_alignment", "--hidden", "20,10", "--alignment"]],
+                         ids=["sgd", "adam", "validation-invscaling", "feedback-alignment"])
 def test_resumed_run_equals_the_uninterrupted_one(tmp_path, extra):
     assert train(tmp_path / "whole", "--epochs", "6", *extra) == 0
     assert train(tmp_path / "parts", "--epochs", "2", *extra) == 0

@@ -82,7 +82,14 @@ def add_network_flags(p, sweep: bool = False):
     p.add_argument("--batch-size", type=batch_size, default=d.batch_size,
                    help="rows per batch: 1 = online, 'full' = full batch (default 200)")
     p.add_argument("--epochs", type=positive_int, default=d.epochs, help="default 10")
-    p.add_argument("--grad", choices=GRADS, default=d.grad, help="gradient source (default autodiff)")
+    p.add_argument("--grad", choices=GRADS, default=d.grad,
+                   help="gradient source or learning rule (default autodiff; feedback_alignment, "
+                   "direct_feedback_alignment and sign_symmetry send the error back through other matrices)")
+    p.add_argument("--feedback-scale", type=float, default=d.feedback_scale,
+                   help="feedback alignment rules: scale of the fixed random matrices' entries "
+                   "(default 1: the Glorot bound of each matrix's shape)")
+    p.add_argument("--alignment", action="store_true",
+                   help="record each layer's angle between the update and the true gradient per epoch")
     p.add_argument("--metrics", help="write the metrics as JSON to this file")
     p.add_argument("--quiet", action="store_true", help="no per-epoch log, no progress bar")
     add_compile_cache_flag(p)

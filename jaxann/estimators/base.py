@@ -18,7 +18,8 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from jaxann.config import TrainConfig
+from jaxann.backprop import FEEDBACK_RULES
+from jaxann.config import GRADS, TrainConfig
 from jaxann.inputs import split_validation
 from jaxann.loop import History, Validation, fit, iteration_line, start
 from jaxann.network import init_mlp_from_random_state
@@ -54,7 +55,7 @@ class _BaseMLP(BaseEstimator):
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
-        "grad": [StrOptions({"autodiff", "backprop"})],
+        "grad": [StrOptions(set(GRADS))],
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
@@ -189,7 +190,21 @@ class _BaseMLP(BaseEstimator):
             power_t=float(self.power_t), momentum=float(self.momentum), nesterov=bool(self.nesterovs_momentum),
             beta1=float(self.beta_1), beta2=float(self.beta_2), epsilon=float(self.epsilon),
             alpha=float(self.alpha), batch_size=batch_size, epochs=epochs, grad=self.grad, tol=float(self.tol),
-            n_iter_no_change=self.n_iter_no_change, shuffle=bool(self.shuffle), dtype=dtype)
+            n_iter_no_change=self.n_iter_no_change, shuffle=bool(self.shuffle), dtype=dtype,
+            seed=self._feedback_seed())
+
+    def _feedback_seed(self) -> int:
+        """The seed of a feedback-alignment rule's fixed matrices (their own stream): an int
+        random_state itself; a RandomState's first state word (read, not drawn, so the
+        weights' and batch order's stream is undisturbed); for None, NumPy's global stream,
+        as scikit-learn uses it (drawn only for those rules)."""
+        if self.grad not in FEEDBACK_RULES:
+            return TrainConfig.seed
+        if isinstance(self.random_state, Integral):
+            return int(self.random_state)
+        if isinstance(self.random_state, np.random.RandomState):
+            return int(self.random_state.get_state()[1][0])
+        return int(np.random.randint(2**31 - 1))
 
     def _hold_out(self, X, y, sample_weight, rng):
         """scikit-learn's early-stopping split, drawn from its RandomState: (X, y,

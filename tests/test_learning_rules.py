@@ -1,0 +1,172 @@
+"""Learning rules beside backprop: feedback alignment, direct feedback alignment and sign
+symmetry. The math is pinned by identities that hold exactly and by a NumPy version of
+each formula; training, checkpoints, sweeps and the alignment angle by runs on digits."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxann
+from jaxann.backprop import FEEDBACK_RULES, feedback_matrices
+from jaxann.data import load
+from jaxann.loop import start
+from jaxann.per_example import per_example_grads
+from jaxann.sweep import fit_many
+from jaxann.train import TrainConfig, fit
+
+RULES = ("feedback_alignment", "direct_feedback_alignment", "sign_symmetry")
+
+
+def network(sizes, seed=0, dtype=jnp.float64):
+    k_p, k_x, k_y = jax.random.split(jax.random.key(seed), 3)
+    params = jaxann.init_mlp(k_p, sizes, dtype=dtype)
+    x = jax.random.normal(k_x, (7, sizes[0]), dtype)
+    y = jax.random.randint(k_y, (7,), 0, sizes[-1])
+    return params, x, y
+
+
+def test_feedback_alignment_through_the_current_weights_is_backprop(x64):
+    params, x, y = network([5, 6, 4, 3])
+    B = tuple(layer["W"] for layer in params[1:])  # B^{l+1} = W^{l+1}: the same operations
+    fa = jaxann.backprop(params, x, y, activation="tanh", alpha=0.1, rule="feedback_alignment", feedback=B)
+    bp = jaxann.backprop(params, x, y, activation="tanh", alpha=0.1)
+    for a, b in zip(jax.tree.leaves(fa), jax.tree.leaves(bp)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_with_one_hidden_layer_direct_and_plain_feedback_alignment_coincide(x64):
+    params, x, y = network([5, 6, 3])
+    B = feedback_matrices([5, 6, 3], "feedback_alignment", seed=3, dtype=np.float64)
+    assert B[0].shape == (6, 3)
+    fa, dfa = (jaxann.backprop(params, x, y, activation="relu", rule=rule, feedback=B)
+               for rule in ("feedback_alignment", "direct_feedback_alignment"))
+    for a, b in zip(jax.tree.leaves(fa), jax.tree.leaves(dfa)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sign_symmetry_on_plus_minus_one_weights_is_backprop(x64):
+    params, x, y = network([5, 6, 4, 3])
+    params = tuple({"W": jnp.where(layer["W"] >= 0, 1.0, -1.0), "b": layer["b"]} for layer in params)
+    ss = jaxann.backprop(params, x, y, activation="sigmoid", rule="sign_symmetry")
+    bp = jaxann.backprop(params, x, y, activation="sigmoid")
+    for a, b in zip(jax.tree.leaves(ss), jax.tree.leaves(bp)):
+        np.testing.assert_array_equal(a, b)
+
+
+def numpy_rule(params, x, y, rule, feedback):
+    """Each rule's formula in NumPy: tanh hidden layers, softmax + cross-entropy, no L2."""
+    Ws = [np.asarray(layer["W"]) for layer in params]
+    bs = [np.asarray(layer["b"]) for layer in params]
+    a, zs, acts = np.asarray(x), [], [np.asarray(x)]
+    for l, (W, b) in enumerate(zip(Ws, bs)):
+        z = a @ W + b
+        zs.append(z)
+        a = np.tanh(z) if l < len(Ws) - 1 else z
+        acts.append(a)
+    p = np.exp(a - a.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    e = p - np.eye(Ws[-1].shape[1])[np.asarray(y)]  # delta^L, (m, n_L)
+    deltas = [e]
+    for l in range(len(Ws) - 1, 0, -1):  # hidden layer l, rows are examples
+        if rule == "backprop":
+            back = deltas[0] @ Ws[l].T
+        elif rule == "feedback_alignment":
+            back = deltas[0] @ feedback[l - 1].T
+        elif rule == "direct_feedback_alignment":
+            back = e @ feedback[l - 1].T
+        else:
+            back = deltas[0] @ np.sign(Ws[l]).T
+        deltas.insert(0, back * (1 - np.tanh(zs[l - 1]) ** 2))
+    m = len(x)
+    return [(acts[l].T @ deltas[l] / m, deltas[l].sum(axis=0) / m) for l in range(len(Ws))]
+
+
+@pytest.mark.parametrize("rule", ("backprop",) + RULES)
+def test_every_rule_matches_its_formula_in_numpy(rule, x64):
+    sizes = [4, 5, 6, 3]
+    params, x, y = network(sizes, seed=1)
+    feedback = feedback_matrices(sizes, rule, seed=2, dtype=np.float64)
+    ours = jaxann.backprop(params, x, y, activation="tanh", rule=rule, feedback=feedback)
+    for layer, (gW, gb) in zip(ours, numpy_rule(params, x, y, rule, feedback)):
+        # float64, the same sums in another order: 1e-12 relative leaves room for rounding only
+        np.testing.assert_allclose(layer["W"], gW, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(layer["b"], gb, rtol=1e-12, atol=1e-15)
+
+
+def test_feedback_matrices_have_their_own_stream_and_scale():
+    sizes = [64, 20, 10, 10]
+    fa = feedback_matrices(sizes, "feedback_alignment", seed=1)
+    assert [B.shape for B in fa] == [(20, 10), (10, 10)]
+    assert [B.shape for B in feedback_matrices(sizes, "direct_feedback_alignment", seed=1)] == [(20, 10), (10, 10)]
+    assert feedback_matrices(sizes, "sign_symmetry", seed=1) == () == feedback_matrices(sizes, "backprop", seed=1)
+    np.testing.assert_array_equal(fa[0], feedback_matrices(sizes, "feedback_alignment", seed=1)[0])
+    assert not np.array_equal(fa[0], feedback_matrices(sizes, "feedback_alignment", seed=2)[0])
+    np.testing.assert_allclose(feedback_matrices(sizes, "feedback_alignment", seed=1, scale=0.5)[1], 0.5 * fa[1],
+                               rtol=1e-6)
+    assert np.abs(fa[0]).max() <= np.sqrt(6 / 30)
+    # the initial weights do not depend on the rule
+    starts = [start(TrainConfig(hidden=(20, 10), grad=g), sizes=sizes).state for g in ("backprop",) + RULES]
+    for s in starts[1:]:
+        for a, b in zip(jax.tree.leaves(s.params), jax.tree.leaves(starts[0].params)):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(starts[1].feedback[0], fa[0])
+
+
+def test_per_example_updates_average_to_the_rules_batch_update(x64):
+    sizes = [4, 5, 6, 3]
+    params, x, y = network(sizes, seed=4)
+    for rule in RULES:
+        feedback = feedback_matrices(sizes, rule, seed=5, dtype=np.float64)
+        each = per_example_grads(params, x, y, activation="tanh", grad=rule, feedback=feedback)
+        batch = jaxann.backprop(params, x, y, activation="tanh", rule=rule, feedback=feedback)
+        for a, b in zip(jax.tree.leaves(each), jax.tree.leaves(batch)):
+            np.testing.assert_allclose(a.mean(axis=0), b, rtol=1e-12, atol=1e-15)
+    with pytest.raises(jaxann.JaxannError, match="needs 2 feedback matrices"):
+        per_example_grads(params, x, y, grad="feedback_alignment")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load("digits")
+
+
+def test_rules_learn_and_their_angles_settle_below_90_degrees(digits):
+    for rule in RULES:
+        config = TrainConfig(hidden=(50, 30), grad=rule, epochs=10, alignment=True)
+        result = fit(config, digits.x_train, digits.y_train)
+        first, last = result.history.alignment[0], result.history.alignment[-1]
+        assert len(result.history.alignment) == 10 and len(last) == 3
+        # measured (seed 1): hidden layers 49..66 degrees after 10 epochs; the output layer's
+        # update is the true gradient (0 up to float32 rounding)
+        assert max(last[:2]) < 80 and last[2] < 0.1, (rule, last)
+        assert result.history.loss[-1] < result.history.loss[0] / 2, rule
+        if rule in FEEDBACK_RULES:
+            assert first[0] > last[0]  # the forward weights come to align with B
+    plain = fit(TrainConfig(hidden=(50, 30), grad="backprop", epochs=2, alignment=True), digits.x_train,
+                digits.y_train)
+    assert max(max(a) for a in plain.history.alignment) < 0.1  # backprop is the gradient
+    assert fit(TrainConfig(hidden=(8,), epochs=1), digits.x_train, digits.y_train).history.alignment == []
+
+
+def test_a_sweep_vmaps_over_each_models_feedback_matrices(digits):
+    config = TrainConfig(hidden=(16,), grad="direct_feedback_alignment", epochs=4)
+    swept = fit_many(config, digits.x_train, digits.y_train, seeds=[1, 2])
+    for member, params in zip(swept.configs, swept.params):
+        alone = fit(member, digits.x_train, digits.y_train).params
+        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(alone)):
+            # vmap batches the matrix products: float32 rounding (measured 1e-7)
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(swept.params[0][0]["W"], swept.params[1][0]["W"])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_estimators_take_the_rules(digits):
+    for rule in RULES:
+        clf = jaxann.MLPClassifier(hidden_layer_sizes=(30,), grad=rule, solver="sgd", learning_rate_init=0.1,
+                                   max_iter=20, random_state=0).fit(digits.x_train, digits.y_train)
+        assert clf.score(digits.x_test, digits.y_test) > 0.85, rule  # measured 0.93 .. 0.97
+    with pytest.raises(ValueError, match="grad"):
+        jaxann.MLPClassifier(grad="hebbian").fit(digits.x_train, digits.y_train)
+    with pytest.raises(jaxann.JaxannError, match="L-BFGS needs a true gradient"):
+        TrainConfig(optimizer="lbfgs", grad="sign_symmetry").validate()
