@@ -35,13 +35,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxann.config import TrainConfig
+from jaxann.config import GRADS, TrainConfig
 from jaxann.loop import fit
 from jaxann.placement import device_name
 from jaxann.predict import accuracy
 from jaxann.program import forget_compiled_epochs
 
+# timed by default; every gradient source and learning rule can be named ("jaxann-<grad>")
 JAXANN_SYSTEMS = ("jaxann-autodiff", "jaxann-backprop")
+JAXANN_RULES = tuple(f"jaxann-{g}" for g in GRADS if f"jaxann-{g}" not in JAXANN_SYSTEMS)
 # other libraries' runners: name -> runner(data, config) -> Run, added by `register`
 _REGISTERED: dict = {}
 
@@ -65,9 +67,10 @@ def register(name: str, runner) -> None:
     _REGISTERED[name] = runner
 
 
-def systems() -> tuple:
-    """The systems `run` can time: jaxann's and the registered ones."""
-    return (*JAXANN_SYSTEMS, *_REGISTERED)
+def systems(everything: bool = True) -> tuple:
+    """The systems `run` can time: jaxann's (its learning rules too, unless `everything`
+    is False: the default selection) and the registered ones."""
+    return (*JAXANN_SYSTEMS, *(JAXANN_RULES if everything else ()), *_REGISTERED)
 
 
 @dataclass
@@ -177,8 +180,7 @@ def run(data, config: TrainConfig, names=JAXANN_SYSTEMS, repeat: int = 1, progre
     total_flops = flops(sizes, n, epochs)
     rate, rate_n = matmul_rate()
     runners = {
-        "jaxann-autodiff": lambda: _jaxann("autodiff", data, config),
-        "jaxann-backprop": lambda: _jaxann("backprop", data, config),
+        **{f"jaxann-{g}": (lambda g=g: _jaxann(g, data, config)) for g in GRADS},
         f"jaxann-{models}-vmapped": lambda: _jaxann_sweep(data, config, models),
         f"jaxann-{models}-in-turn": lambda: _jaxann_sequential(data, config, models),
         f"jaxann-{devices}-devices": lambda: _jaxann_devices(data, config, devices),
@@ -249,6 +251,7 @@ def _fmt(value, spec):
 def table(report: dict) -> str:
     """The report as the text table `jaxann bench` prints (and the README shows)."""
     c = report["config"]
+    w = max(18, *(len(r["system"]) for r in report["rows"]))  # the system column's width
     lines = [
         f"jaxann bench: {report['dataset']} ({report['n_train']} training rows, {report['source']}), "
         f"network {'-'.join(map(str, report['sizes']))} relu, sgd lr {c['lr']:g} momentum {c['momentum']:g}"
@@ -260,13 +263,13 @@ def table(report: dict) -> str:
         f"same device); FLOPs = {report['flops_formula']} = {report['flops'] / 1e9:.1f} GFLOP",
         "compile s: jaxann's cold compilation (the bench does not use the persistent cache)",
         "",
-        f"| {'system':<18} | {'compile s':>9} | {'fit s':>7} | {'s/epoch':>7} | {'samples/s':>10} | "
+        f"| {'system':<{w}} | {'compile s':>9} | {'fit s':>7} | {'s/epoch':>7} | {'samples/s':>10} | "
         f"{'train acc':>9} | {'test acc':>8} | {'GFLOP/s':>7} | {'% matmul':>8} |",
-        f"| {'-' * 18} | {'-' * 9} | {'-' * 7} | {'-' * 7} | {'-' * 10} | {'-' * 9} | {'-' * 8} | {'-' * 7} | {'-' * 8} |",
+        f"| {'-' * w} | {'-' * 9} | {'-' * 7} | {'-' * 7} | {'-' * 10} | {'-' * 9} | {'-' * 8} | {'-' * 7} | {'-' * 8} |",
     ]
     for r in report["rows"]:
         lines.append(
-            f"| {r['system']:<18} | {_fmt(r['compile_seconds'], '9.2f')} | {_fmt(r['fit_seconds'], '7.2f')} | "
+            f"| {r['system']:<{w}} | {_fmt(r['compile_seconds'], '9.2f')} | {_fmt(r['fit_seconds'], '7.2f')} | "
             f"{_fmt(r['seconds_per_epoch'], '7.3f')} | {_fmt(r['samples_per_second'], '10,.0f')} | "
             f"{_fmt(r['train_accuracy'], '9.4f')} | {_fmt(r['test_accuracy'], '8.4f')} | "
             f"{_fmt(r['gflops'], '7.1f')} | {_fmt(r['percent_of_matmul'], '7.0f')}% |"

@@ -9,6 +9,7 @@ scripts can reuse either half.
     autodiff_vs_backprop(data, epochs, seed)                 same start, two gradient sources
     mnist(data, hidden, epochs, seed)                        the lecture's network, for the weights and mistakes
     perceptron(n, epochs, seed)                              Rosenblatt's rule vs gradient descent through the step
+    learning_rules(data, hidden, epochs, seed)               backprop vs feedback alignment, DFA, sign symmetry
 
 Each function's defaults are the figures' defaults (`jaxann plot` passes only the options
 given on its command line). The training experiments take `progress(done, total, text)`,
@@ -126,6 +127,35 @@ def mnist(data, hidden=(50,), epochs: int = 10, seed: int = 0, progress=None):
     config = TrainConfig(hidden=tuple(hidden), epochs=epochs, seed=seed)
     return fit(config, data.x_train, data.y_train, n_out=data.n_classes,
                callback=lambda p: _report(progress, p.epoch, epochs, f"epoch {p.epoch}")).params
+
+
+LEARNING_RULES = ("backprop", "feedback_alignment", "direct_feedback_alignment", "sign_symmetry")
+
+
+def learning_rules(data, hidden=(100, 100), epochs: int = 10, seed: int = 0, rules=LEARNING_RULES,
+                   progress=None) -> dict:
+    """The same tanh network (SGD, lr 0.05, momentum 0.9, batch 100) trained from the same
+    start by backprop and by each rule that sends the error back through other matrices.
+
+    Returns {rule: {"test_accuracy": [per epoch], "alignment": [per epoch, per layer: the
+    angle in degrees between the rule's update and the true gradient]}}.
+    """
+    from jaxann.predict import accuracy
+
+    out = {}
+    for i, rule in enumerate(rules):
+        config = TrainConfig(hidden=tuple(hidden), activation="tanh", lr=0.05, batch_size=100, epochs=epochs,
+                             seed=seed, grad=rule, alignment=True, tol=0.0, n_iter_no_change=epochs + 1)
+        scores = []
+
+        def after_epoch(p, scores=scores, i=i, rule=rule):
+            scores.append(accuracy(p.state.params, data.raw_test, data.y_test, "tanh", x_divisor=data.x_divisor))
+            _report(progress, i * epochs + p.epoch, len(rules) * epochs, f"{rule}, epoch {p.epoch}")
+
+        result = fit(config, data.raw_train, data.y_train, n_out=data.n_classes, x_divisor=data.x_divisor,
+                     callback=after_epoch)
+        out[rule] = {"test_accuracy": scores, "alignment": result.history.alignment}
+    return out
 
 
 def separable_points(n: int = 60, seed: int = 0):

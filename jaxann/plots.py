@@ -9,6 +9,7 @@ only scripts and the command line save or show figures (`jaxann plot NAME --out 
     mnist_panels(params, data, activation)   first-layer weights, confusion matrix, misclassified digits
     perceptron(result)                       boundaries over the epochs: the rule vs gradient descent
     history(metrics)                         loss and accuracy curves of a saved run
+    learning_rules(result)                   test accuracy per rule; hidden layers' angles to the gradient
 
 The numbers come from `jaxann.experiments` (or a training run); this module only draws.
 """
@@ -244,6 +245,30 @@ def history(metrics, axes=None):
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    return axes
+
+
+def learning_rules(result, axes=None):
+    """Left: test accuracy against epochs, one line per learning rule. Right: each hidden
+    layer's angle to the true gradient over training (backprop's is 0, left out)."""
+    axes = _row(axes, 2)
+    styles = ["-", "--", ":", "-."]
+    for k, (rule, run) in enumerate(result.items()):
+        color = f"C{k}"
+        epochs = range(1, len(run["test_accuracy"]) + 1)
+        axes[0].plot(epochs, run["test_accuracy"], marker="o", color=color, label=rule)
+        if rule == "backprop":
+            continue
+        angles = np.asarray(run["alignment"])[:, :-1]  # hidden layers; the output layer's is the gradient
+        for layer in range(angles.shape[1]):
+            axes[1].plot(epochs, angles[:, layer], color=color, linestyle=styles[layer % len(styles)],
+                         label=f"{rule}, layer {layer + 1}")
+    axes[0].set(xlabel="epoch", ylabel="test accuracy", title="Learning rules: test accuracy")
+    axes[1].set(xlabel="epoch", ylabel="angle to the true gradient (degrees)", ylim=(0, 90),
+                title="Each hidden layer's update vs the gradient")
+    for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     return axes

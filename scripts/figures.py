@@ -20,7 +20,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("activations", "universal", "batching", "backprop", "mnist", "perceptron"):
+    for name in ("activations", "universal", "batching", "backprop", "mnist", "perceptron", "learning-rules"):
         if jaxann(["plot", name, "--out", str(out / f"{name}.png")]) != 0:
             return 1
     with tempfile.TemporaryDirectory() as run:

@@ -14,10 +14,11 @@ matplotlib.use("Agg")
 
 # figure sizes in inches at 100 dpi (jaxann.plots)
 SIZES = {"activations": (1200, 450), "universal": (1350, 400), "batching": (1200, 450), "backprop": (1200, 450),
-         "mnist": (1500, 520), "perceptron": (1100, 500), "history": (1200, 450)}
+         "mnist": (1500, 520), "perceptron": (1100, 500), "history": (1200, 450), "learning-rules": (1200, 450)}
 SMALL = {"universal": ["--widths", "1,4", "--epochs", "30"], "batching": ["--epochs", "2", "--hidden", "8"],
          "backprop": ["--epochs", "2", "--hidden", "8"], "mnist": ["--dataset", "digits", "--epochs", "2"],
-         "perceptron": ["--epochs", "5", "--points", "30"]}
+         "perceptron": ["--epochs", "5", "--points", "30"],
+         "learning-rules": ["--dataset", "digits", "--epochs", "2", "--hidden", "8,6"]}
 
 
 @pytest.mark.parametrize("name", [n for n in SIZES if n != "history"])
@@ -219,3 +220,18 @@ def test_plot_draws_a_progress_bar_on_a_terminal_unless_quiet(quiet, tmp_path, m
     else:
         assert "jaxann plot batching [" in terminal.text and "online (batch 1)" in terminal.text
         assert terminal.text.endswith("\r")  # the bar erased itself before the "wrote" line
+
+
+def test_learning_rules_figure_draws_accuracy_per_rule_and_each_hidden_layers_angle():
+    from jaxann import plots
+    from jaxann.data import load
+
+    result = experiments.learning_rules(load("digits"), hidden=(8, 6), epochs=2)
+    assert list(result) == ["backprop", "feedback_alignment", "direct_feedback_alignment", "sign_symmetry"]
+    assert all(len(r["test_accuracy"]) == 2 and len(r["alignment"][0]) == 3 for r in result.values())
+    left, right = plots.learning_rules(result)
+    assert labels(left) == list(result)
+    # three rules x two hidden layers; backprop's angle (0) is not drawn
+    assert len(labels(right)) == 6 and "sign_symmetry, layer 2" in labels(right)
+    np.testing.assert_allclose(right.get_lines()[0].get_ydata(),
+                               np.asarray(result["feedback_alignment"]["alignment"])[:, 0])

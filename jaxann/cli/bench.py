@@ -26,8 +26,8 @@ def add_arguments(p):
     p.add_argument("--epochs", type=positive_int, default=d.epochs, help="default 10")
     p.add_argument("--lr", type=float, default=d.lr, help="learning rate (default 0.1)")
     p.add_argument("--repeat", type=positive_int, default=1, help="runs per system; the median is shown")
-    p.add_argument("--systems", type=_systems, default=list(systems()),
-                   help=f"comma-separated subset of {','.join(systems())}")
+    p.add_argument("--systems", type=_systems, default=list(systems(everything=False)),
+                   help=f"comma-separated, of {','.join(systems())} (default {','.join(systems(everything=False))})")
     p.add_argument("--models", type=positive_int, default=1,
                    help="K > 1: also time K models vmapped in one program against K trained in turn")
     p.add_argument("--devices", type=positive_int, default=1,

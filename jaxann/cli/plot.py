@@ -5,7 +5,7 @@ from __future__ import annotations
 from jaxann.cli.args import int_list, positive_int
 from jaxann.errors import JaxannError
 
-FIGURES = ("activations", "universal", "batching", "backprop", "mnist", "perceptron", "history")
+FIGURES = ("activations", "universal", "batching", "backprop", "mnist", "perceptron", "learning-rules", "history")
 
 
 def add_arguments(p):
@@ -13,17 +13,19 @@ def add_arguments(p):
         "difference), universal (one hidden layer of growing width fitting 1-D functions), "
         "batching (online vs mini-batch vs full batch), backprop (autodiff vs explicit backprop), "
         "mnist (weights, confusion matrix, mistakes; digits when MNIST is absent), perceptron "
-        "(the perceptron rule vs gradient descent through the step), history (a saved run). "
+        "(the perceptron rule vs gradient descent through the step), learning-rules (backprop vs "
+        "feedback alignment, direct feedback alignment and sign symmetry: test accuracy and each "
+        "hidden layer's angle to the gradient; MNIST when found, else digits), history (a saved run). "
         "Options left out take the figure's own defaults (jaxann.experiments).")
     p.add_argument("name", choices=FIGURES)
     p.add_argument("--out", required=True, help="the PNG to write")
     p.add_argument("--seed", type=int, help="default 0")
     p.add_argument("--epochs", type=positive_int, help="training epochs (default: the figure's own)")
     p.add_argument("--widths", type=int_list, help="universal: hidden widths (default 1,2,4,8,16,64)")
-    p.add_argument("--hidden", type=int_list, help="batching, backprop, mnist: hidden sizes")
+    p.add_argument("--hidden", type=int_list, help="batching, backprop, mnist, learning-rules: hidden sizes")
     p.add_argument("--dataset", choices=("auto", "digits", "mnist", "fashion-mnist"), default="auto",
-                   help="batching, backprop, mnist: data set (default auto: mnist for the mnist figure "
-                   "when its files are found, digits otherwise)")
+                   help="batching, backprop, mnist, learning-rules: data set (default auto: mnist for "
+                   "the mnist and learning-rules figures when its files are found, digits otherwise)")
     p.add_argument("--data-dir", help="folder with the IDX files")
     p.add_argument("--run-dir", help="history: the folder a `jaxann train --out DIR` run wrote")
     p.add_argument("--points", type=positive_int, help="perceptron: number of 2-D points (default 60)")
@@ -41,7 +43,7 @@ def run(args) -> int:
 
     def dataset():
         name = args.dataset
-        if name == "auto" and args.name == "mnist":
+        if name == "auto" and args.name in ("mnist", "learning-rules"):
             name, fallback = mnist_if_found(args.data_dir)
             if fallback:
                 print(f"jaxann plot: {fallback}", flush=True)
@@ -80,6 +82,13 @@ def run(args) -> int:
         data = dataset()
         params = experiments.mnist(data, **training, **given(hidden=args.hidden))
         draw = lambda: plots.mnist_panels(params, data)  # noqa: E731
+    elif args.name == "learning-rules":
+        result = experiments.learning_rules(dataset(), **training, **given(hidden=args.hidden))
+        for rule, run in result.items():
+            angles = ", ".join(f"{a:.0f}" for a in run["alignment"][-1][:-1])
+            print(f"{rule:<26} test accuracy {run['test_accuracy'][-1]:.4f}; hidden layers' angles to the "
+                  f"gradient: {angles} degrees")
+        draw = lambda: figure_of(plots.learning_rules(result))  # noqa: E731
     elif args.name == "perceptron":
         result = experiments.perceptron(**common, **given(n=args.points))
         print(f"perceptron rule: {result['errors'][0]} -> {result['errors'][-1]} misclassified; "
