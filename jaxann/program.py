@@ -200,7 +200,12 @@ def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callab
         idx = jnp.concatenate([order, jnp.zeros(pad, order.dtype)]).reshape(n_batches, rows)
         real = jnp.concatenate([jnp.ones(n, dtype), jnp.zeros(pad, dtype)]).reshape(n_batches, rows)
 
+        # the fixed feedback matrices are loop invariants, closed over rather than carried
+        # (a carried array is copied from step to step)
+        feedback = state.feedback
+
         def body(state, batch):
+            state = state._replace(feedback=feedback)
             idx, real = batch
             weight = real if sample_weight is None else sample_weight[idx] * real
             # raw rows (uint8 pixels, say) become features here, batch by batch
@@ -208,9 +213,11 @@ def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callab
             batch = (x_batch, t[idx], weight)
             if batch_sharding is not None:
                 batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
-            return step(state, batch)
+            state, metrics = step(state, batch)
+            return state._replace(feedback=()), metrics
 
-        state, per_batch = jax.lax.scan(body, state, (idx, real))
+        state, per_batch = jax.lax.scan(body, state._replace(feedback=()), (idx, real))
+        state = state._replace(feedback=feedback)
         loss = jnp.sum(per_batch.loss * jnp.sum(real, axis=1)) / n
         metrics = (loss, jnp.sum(per_batch.correct), jnp.sum(per_batch.m), all_finite(state.params))
         packed = [jnp.asarray(v, loss.dtype)[None] for v in metrics]

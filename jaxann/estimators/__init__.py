@@ -7,8 +7,11 @@ The lecture's code runs with one change, its import:
                         learning_rate_init=.1, random_state=1)
 
 Parameters, defaults, fitted attributes and input validation are scikit-learn's (same
-exception types for the same mistakes), plus jaxann's `grad` ('autodiff' | 'backprop').
-The training itself is jaxann's: one compiled `lax.scan` per epoch, on the CPU or a GPU.
+exception types for the same mistakes), plus jaxann's `grad` ('autodiff' | 'backprop' |
+a learning rule of `jaxann.backprop`: 'feedback_alignment', 'direct_feedback_alignment',
+'sign_symmetry'). The training itself is jaxann's: one compiled `lax.scan` per epoch
+(solver='lbfgs': SciPy's L-BFGS-B over one compiled cost-and-gradient program), on the CPU
+or a GPU.
 
 Parity with scikit-learn, step for step, for the same `random_state`:
 - initial weights and biases: scikit-learn's Glorot-uniform draws (bound sqrt(6 / (fan_in +
@@ -17,18 +20,21 @@ Parity with scikit-learn, step for step, for the same `random_state`:
   early-stopping split (`train_test_split`) has drawn from it;
 - updates: scikit-learn's momentum and Adam forms (`jaxann.optimizers`) and learning-rate
   schedules; costs: softmax + cross-entropy (multiclass), logistic + binary cross-entropy
-  (binary, multilabel), half squared error (regression), L2 alpha / (2 m) ||W||^2.
+  (binary, multilabel), half squared error or half Poisson deviance with an exponential
+  output (regression), L2 alpha / (2 m) ||W||^2; the reported loss is scikit-learn's
+  formula (clipped probabilities, squared error averaged over outputs);
 - the stopping rule's memory (best loss or validation score, the no-improvement count)
   carries over warm-started fits and partial_fit calls; each fit starts a new optimizer.
 With float64 inputs and `jax_enable_x64` on, `loss_curve_` follows scikit-learn's to
 rounding. Without x64, float64 inputs are trained in float32.
 
-Differences, on purpose or not yet: 'lbfgs' is refused with a clear error (no L-BFGS);
-for multi-output regression `loss_` is the half squared
-error summed over outputs (the quantity both libraries minimise), where scikit-learn
-reports it divided by n_outputs; with early stopping, a warm-started fit in which no epoch
-beats the best validation score hands back the best weights, where scikit-learn hands back
-the last (its restored best weights alias the arrays it goes on training in place).
+Differences, on purpose: loss='poisson' refuses negative targets (scikit-learn 1.9 takes
+them and reports NaN losses); a loss that turns NaN under early stopping ends the fit at
+once (scikit-learn runs on to max_iter; both keep the best weights); the regressor hides
+partial_fit for solver='lbfgs' as the classifier does; with early stopping, a warm-started
+fit in which no epoch beats the best validation score hands back the best weights, where
+scikit-learn hands back the last (its restored best weights alias the arrays it goes on
+training in place).
 """
 
 from jaxann.estimators.base import ACTIVATION_NAMES
