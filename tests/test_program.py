@@ -76,10 +76,12 @@ def test_every_program_field_is_in_the_key_and_no_other():
     try:
         fit(base, x, y)
         for change in ({"activation": "tanh"}, {"grad": "backprop"}, {"nesterov": False}, {"optimizer": "adam"},
-                       {"loss": "mse"}, {"batch_size": 3}, {"hidden": (6,)}):
+                       {"loss": "mse"}, {"batch_size": 3}, {"hidden": (6,)}, {"alignment": True},
+                       {"grad": "feedback_alignment"}):
             assert "epoch" in fit(replace(base, **change), x, y).compiled, change
         for change in ({"lr": 0.5}, {"alpha": 0.3}, {"seed": 9}, {"epochs": 2}, {"tol": 1.0}, {"shuffle": False},
-                       {"lr_schedule": "invscaling"}, {"init": "he_normal"}):
+                       {"lr_schedule": "invscaling"}, {"init": "he_normal"}, {"max_fun": 5},
+                       {"feedback_scale": 2.0}):
             assert "epoch" not in fit(replace(base, **change), x, y).compiled, change
     finally:
         mp.undo()
