@@ -265,7 +265,7 @@ def table(report: dict) -> str:
         "",
         f"| {'system':<{w}} | {'compile s':>9} | {'fit s':>7} | {'s/epoch':>7} | {'samples/s':>10} | "
         f"{'train acc':>9} | {'test acc':>8} | {'GFLOP/s':>7} | {'% matmul':>8} |",
-        f"| {'-' * w} | {'-' * 9} | {'-' * 7} | {'-' * 7} | {'-' * 10} | {'-' * 9} | {'-' * 8} | {'-' * 7} | {'-' * 8} |",
+        "| " + " | ".join("-" * k for k in (w, 9, 7, 7, 10, 9, 8, 7, 8)) + " |",
     ]
     for r in report["rows"]:
         lines.append(
