@@ -30,8 +30,8 @@ from jaxann.program import value_and_gradient
 
 @dataclass
 class Outcome:
-    """What L-BFGS-B ended with: the parameters, their cost, the losses after each
-    iteration (`losses[-1] == loss`), iterations and evaluations used, and SciPy's status
+    """What L-BFGS-B ended with: the parameters, their cost, the loss and seconds of each
+    iteration, iterations and evaluations used, and SciPy's status
     (0 converged, 1 an iteration or evaluation limit reached, 2 stopped otherwise) and
     message. `scipy` is SciPy's OptimizeResult, for callers that check it as scikit-learn does."""
 

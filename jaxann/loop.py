@@ -227,7 +227,7 @@ def _fit(config, x, y, n_out, sample_weight, validation, params, resume, order, 
 def _fit_lbfgs(config, x, y, n_out, sample_weight, resume, callback, x_divisor, compilations):
     """fit for optimizer "lbfgs": `jaxann.lbfgs.minimize` from resume's parameters, each
     iteration one epoch of the history (and of Progress.epoch)."""
-    from jaxann import lbfgs
+    from jaxann import lbfgs  # SciPy loads for L-BFGS runs only
 
     p = replace(resume, history=resume.history.copy())
     first = p.epoch
