@@ -63,7 +63,7 @@ def feedback_matrices(sizes, rule: str, seed: int, scale: float = 1.0, dtype=np.
     return tuple((scale * np.sqrt(6.0 / (a + b)) * rng.uniform(-1, 1, (a, b))).astype(dtype) for a, b in shapes)
 
 
-def check_rule(rule: str, feedback, L: int):
+def _check_rule(rule: str, feedback, L: int):
     if rule not in RULES:
         raise JaxannError(f"unknown learning rule {rule!r}; expected one of: {', '.join(RULES)}")
     if rule in FEEDBACK_RULES and len(feedback) != L - 1:
@@ -81,7 +81,7 @@ def deltas(params, x, t, activation: str, loss: str, rule: str = "backprop", fee
     dh = get_activation(activation).dh
     zs, activations = feedforward(params, x, activation)
     L = len(params)
-    check_rule(rule, feedback, L)
+    _check_rule(rule, feedback, L)
     e = get_loss(loss).delta(activations[L], t)  # boundary condition, delta^L
     delta, ds = e, [e]
     for l in range(L - 1, 0, -1):  # delta^l from delta^{l+1}; params[l] holds W^{l+1}
@@ -146,5 +146,4 @@ def backprop(params, x, y, activation: str = "relu", loss: str = "cross_entropy"
     Returns a tuple of {"W": (n_{l-1}, n_l), "b": (n_l,)}, like params.
     """
     x, t = prepare(params, x, y, activation, loss)
-    check_rule(rule, feedback, len(params))
     return _backprop(params, x, t, activation, loss, check_alpha(alpha), rule, tuple(feedback))

@@ -30,17 +30,13 @@ from jaxann.program import value_and_gradient
 
 @dataclass
 class Outcome:
-    """What L-BFGS-B ended with: the parameters, their cost, the loss and seconds of each
-    iteration, iterations and evaluations used, and SciPy's status
-    (0 converged, 1 an iteration or evaluation limit reached, 2 stopped otherwise) and
-    message. `scipy` is SciPy's OptimizeResult, for callers that check it as scikit-learn does."""
+    """What L-BFGS-B ended with: the parameters, their cost, SciPy's status (0 converged,
+    1 an iteration or evaluation limit reached, 2 stopped otherwise) and message. `scipy` is
+    SciPy's OptimizeResult (iterations, evaluations, ...), for callers that check it as
+    scikit-learn does; each iteration's loss and seconds go to `minimize`'s callback."""
 
     params: tuple
     loss: float
-    losses: list
-    seconds: list
-    n_iter: int
-    n_fun: int
     fit_seconds: float  # from the first evaluation to the end (compilation excluded)
     status: int
     message: str
@@ -110,20 +106,19 @@ def minimize(config: TrainConfig, x, t, sample_weight, params, *, max_fun: int =
         C, g = jax.device_get(program(vector.astype(dtype), *data))
         return float(C), np.asarray(g, np.float64)
 
-    losses, seconds = [], []
-    clock = [start]  # after the compilation: the iterations' seconds are training alone
+    clock = [start, 0]  # the last iteration's end (after the compilation: training alone), iterations
 
     def after_iteration(intermediate_result):
-        losses.append(float(intermediate_result.fun))
         now = time.perf_counter()
-        seconds.append(now - clock[0])
-        clock[0] = now
+        seconds, clock[0] = now - clock[0], now
+        clock[1] += 1
         if callback is not None:
-            callback(len(losses), losses[-1], seconds[-1], unpack(np.asarray(intermediate_result.x), sizes, dtype))
+            callback(clock[1], float(intermediate_result.fun), seconds,
+                     unpack(np.asarray(intermediate_result.x), sizes, dtype))
 
     options = {"maxfun": max_fun, "maxiter": config.epochs, "gtol": config.tol}
     result = scipy.optimize.minimize(cost_and_gradient, x0, method="L-BFGS-B", jac=True, options=options,
                                      callback=after_iteration)
     final = unpack(result.x, sizes, dtype)
-    return Outcome(final, float(result.fun), losses, seconds, min(int(result.nit), config.epochs),
-                   int(result.nfev), time.perf_counter() - start, int(result.status), str(result.message), result)
+    return Outcome(final, float(result.fun), time.perf_counter() - start, int(result.status), str(result.message),
+                   result)

@@ -51,6 +51,14 @@ def both(name, **params):
     return fitted
 
 
+def fit_pair(sk_cls, our_cls, params, X, y):
+    """scikit-learn's and jaxann's estimators with the same params fitted on (X, y), their
+    ConvergenceWarnings silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return sk_cls(**params).fit(X, y), our_cls(**params).fit(X, y)
+
+
 def max_relative(a_list, b_list):
     return max(float(np.max(np.abs(a - b)) / np.max(np.abs(a))) for a, b in zip(a_list, b_list))
 
@@ -182,9 +190,7 @@ def test_poisson_loss_follows_scikit_learn(solver):
     X, y = _counts()
     params = dict(loss="poisson", hidden_layer_sizes=(10,), max_iter=20, random_state=0, solver=solver,
                   learning_rate_init=0.01)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        sk, ours = SkRegressor(**params).fit(X, y), jaxann.MLPRegressor(**params).fit(X, y)
+    sk, ours = fit_pair(SkRegressor, jaxann.MLPRegressor, params, X, y)
     if solver != "lbfgs":
         np.testing.assert_allclose(ours.loss_curve_, sk.loss_curve_, rtol=1e-6)
     assert ours.loss_ == pytest.approx(sk.loss_, rel=1e-6)
@@ -231,9 +237,7 @@ def test_multi_output_regression_is_scikit_learns(solver):
     X = rng.randn(100, 5)
     Y = np.c_[X[:, 0] + X[:, 1], 2 * X[:, 2]]
     params = dict(hidden_layer_sizes=(8,), max_iter=15, random_state=0, solver=solver)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        sk, ours = SkRegressor(**params).fit(X, Y), jaxann.MLPRegressor(**params).fit(X, Y)
+    sk, ours = fit_pair(SkRegressor, jaxann.MLPRegressor, params, X, Y)
     if solver != "lbfgs":
         np.testing.assert_allclose(ours.loss_curve_, sk.loss_curve_, rtol=1e-12)
     assert ours.loss_ == pytest.approx(sk.loss_, rel=1e-9)
@@ -246,9 +250,7 @@ def test_saturated_probabilities_report_scikit_learns_clipped_loss():
     X, y = _iris()
     params = dict(hidden_layer_sizes=(20,), solver="adam", learning_rate_init=0.05, max_iter=60, random_state=0,
                   alpha=0.0, tol=0.0, n_iter_no_change=100)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        sk, ours = SkClassifier(**params).fit(X * 10, y), jaxann.MLPClassifier(**params).fit(X * 10, y)
+    sk, ours = fit_pair(SkClassifier, jaxann.MLPClassifier, params, X * 10, y)
     np.testing.assert_allclose(ours.loss_curve_, sk.loss_curve_, rtol=1e-9)
 
 

@@ -26,6 +26,10 @@ from jaxann.network import init_mlp_from_random_state
 from jaxann.predict import outputs
 from jaxann.rules import Stopping
 
+# scikit-learn's error for weights that turned infinite or NaN
+NON_FINITE = ("Solver produced non-finite parameter weights. The input data may contain large values and need "
+              "to be preprocessed.")
+
 # scikit-learn's activation names -> jaxann's
 ACTIVATION_NAMES = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 
@@ -276,8 +280,7 @@ class _BaseMLP(BaseEstimator):
         if result.diverged and not self.early_stopping:
             # with early stopping, a loss turned infinite or NaN ends training like the
             # stopping rule, keeping the best weights seen (scikit-learn >= 1.6)
-            raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
-                             "large values and need to be preprocessed.")
+            raise ValueError(NON_FINITE)
         if not incremental and self.n_iter_ == self.max_iter and not history.stopped:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                           "optimization hasn't converged yet.", ConvergenceWarning)
@@ -292,12 +295,15 @@ class _BaseMLP(BaseEstimator):
         result = fit(config, X, y.astype(dtype), sample_weight=sample_weight, params=self._params, callback=log)
         self.n_iter_ = _check_optimize_result("lbfgs", result.lbfgs.scipy, self.max_iter)
         self.loss_ = result.lbfgs.loss
-        self.coefs_ = [np.asarray(layer["W"]).astype(X.dtype, copy=False) for layer in result.params]
-        self.intercepts_ = [np.asarray(layer["b"]).astype(X.dtype, copy=False) for layer in result.params]
+        self._set_weights(result.params, X.dtype)
         if not all(np.isfinite(a).all() for a in (*self.coefs_, *self.intercepts_)):
-            raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
-                             "large values and need to be preprocessed.")
+            raise ValueError(NON_FINITE)
         return self
+
+    def _set_weights(self, params, dtype):
+        """coefs_ and intercepts_ from a parameter tree, as NumPy in the input's dtype."""
+        self.coefs_ = [np.asarray(layer["W"]).astype(dtype, copy=False) for layer in params]
+        self.intercepts_ = [np.asarray(layer["b"]).astype(dtype, copy=False) for layer in params]
 
     def _store(self, result, dtype):
         """The fitted attributes, and the Progress a later fit continues from (as NumPy)."""
@@ -305,8 +311,7 @@ class _BaseMLP(BaseEstimator):
         host = lambda tree: jax.tree.map(np.asarray, tree)  # noqa: E731
         self._progress = replace(p, epoch=0, history=History(), state=host(p.state),
                                  stopping=replace(p.stopping, best_params=host(p.stopping.best_params)))
-        self.coefs_ = [np.asarray(layer["W"]).astype(dtype, copy=False) for layer in result.params]
-        self.intercepts_ = [np.asarray(layer["b"]).astype(dtype, copy=False) for layer in result.params]
+        self._set_weights(result.params, dtype)
         self.n_iter_ = len(history.loss)
         self.loss_curve_ = list(self.loss_curve_) + history.loss
         self.loss_ = history.loss[-1]
