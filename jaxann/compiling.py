@@ -1,52 +1,78 @@
-"""Every program jaxann compiles goes through `compiled`: kept, cached on disk, and counted.
+"""Every program jaxann compiles goes through `compiled`: kept, stored on disk, and counted.
 
     program = compiled("epoch", build, args, key)     build() -> the function to compile
-    with counting() as ledger: ...                     ledger.names, ledger.seconds
+    with counting() as ledger: ...                     ledger.names, ledger.seconds, ledger.loaded
 
 - Kept: the last KEPT programs stay in the process, keyed by the name, the caller's key
   (what the function is built from), the arguments' tree, shapes, dtypes and placements,
   and the JAX settings that change lowering (LOWERING_SETTINGS); a second request for the
   same program compiles nothing.
-- Cached on disk: JAX's persistent compilation cache, turned on at the first compilation
-  in the folder `cache_folder()` (`$JAXANN_COMPILE_CACHE`, else `<cache>/xla`), unless the
-  user configured a cache of their own (`jax_compilation_cache_dir`, left as it is) or
-  turned it off (`JAXANN_COMPILE_CACHE=0`, `jaxann ... --no-compile-cache`).
+- Stored on disk: each program compiled here is written whole (its executable,
+  `jax.experimental.serialize_executable`) to `store_folder()`, under a digest of its key,
+  the versions of jax, jaxlib and optax, jaxann's own source, XLA_FLAGS and the device (on
+  a CPU, its model and instruction set). A later process loads it instead of tracing,
+  lowering and compiling it again: the same executable, so the same results bit for bit.
+  Only programs compiled in this process are stored, never one that JAX's own cache
+  handed back: an executable that was itself loaded from disk serializes incompletely
+  (XLA:CPU leaves out the code of its kernels, and the program fails when called).
+  The folder is `$JAXANN_COMPILE_CACHE`, else `<cache>/programs`; off with
+  `JAXANN_COMPILE_CACHE=0`, `jaxann ... --no-compile-cache` or `use_persistent_cache(False)`,
+  and off while the user has configured JAX's own cache (`jax_compilation_cache_dir`),
+  which then serves as they configured it.
 - Counted: each compilation adds its name and seconds to every `counting()` ledger open in
   this thread, so a run reports exactly the programs it compiled (`JAX_LOG_COMPILES=1`
-  lists the same ones, as `jit(NAME)`).
+  lists the same ones, as `jit(NAME)`); each program loaded from disk adds its name to
+  the ledgers' `loaded`.
 Nothing else in jaxann calls `jax.jit` on a path that runs per fit or prediction.
 """
 
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import os
+import pickle
+import sys
 import threading
 import time
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import jax
 
-from jaxann.files import cache_dir
+from jaxann.files import atomic_write, cache_dir
 
 KEPT = 32
 # JAX settings that change how a function lowers, so a program compiled under one value
 # must not serve another (jax.default_matmul_precision(...) contexts included)
 LOWERING_SETTINGS = ("jax_default_matmul_precision", "jax_enable_x64", "jax_numpy_rank_promotion")
+STORE_FORMAT = b"jaxann-program-1\n"  # first bytes of a stored program; a new layout, a new number
 _KEPT: OrderedDict = OrderedDict()
 _LOCK = threading.Lock()  # fits may run in threads (joblib's threading backend)
 _LEDGERS: contextvars.ContextVar = contextvars.ContextVar("jaxann_ledgers", default=())
-_CACHE_DECIDED = False
+_STORE_ON = True
+_ENVIRONMENT: str | None = None
+_COMPILING = threading.local()  # .cache_hit: JAX's own cache answered this thread's last compile
+
+
+def _note_cache_hit(event: str, **kwargs) -> None:
+    if event == "/jax/compilation_cache/cache_hits":
+        _COMPILING.cache_hit = True
+
+
+jax.monitoring.register_event_listener(_note_cache_hit)
 
 
 @dataclass
 class Ledger:
-    """The programs compiled while it was open: their names and the seconds each took."""
+    """The programs compiled while it was open (their names and the seconds each took), and
+    the programs loaded from disk instead."""
 
     names: list = field(default_factory=list)
     times: list = field(default_factory=list)
+    loaded: list = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -66,35 +92,30 @@ def counting():
 
 
 def cache_folder() -> str | None:
-    """Where the persistent cache goes, or None when JAXANN_COMPILE_CACHE turns it off."""
+    """The folder JAXANN_COMPILE_CACHE names, else `<cache>/programs`; None when it says 0/off."""
     setting = os.environ.get("JAXANN_COMPILE_CACHE", "")
     if setting.lower() in ("0", "off", "false", "no"):
         return None
-    return setting or str(cache_dir() / "xla")
+    return setting or str(cache_dir() / "programs")
+
+
+def store_folder() -> str | None:
+    """Where compiled programs are stored and loaded now, or None (see the module's notes)."""
+    if not _STORE_ON or jax.config.jax_compilation_cache_dir:
+        return None
+    return cache_folder()
 
 
 def use_persistent_cache(enabled: bool = True) -> str | None:
-    """Decide the persistent cache now (before anything compiles); returns its folder.
-
-    A cache the user configured (`jax_compilation_cache_dir` set) is left as it is. The
-    size and time thresholds are lowered to 0: jaxann's programs are small and compile in
-    well under JAX's default 1 s threshold, which would otherwise skip them all.
-    """
-    global _CACHE_DECIDED
-    _CACHE_DECIDED = True
-    if jax.config.jax_compilation_cache_dir:
-        return jax.config.jax_compilation_cache_dir
-    folder = cache_folder() if enabled else None
-    if folder is None:
-        return None
-    jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    return folder
+    """Turn the program store on or off for this process; returns its folder (None: off).
+    With JAX's own cache configured, that cache's folder (jaxann stores nothing then)."""
+    global _STORE_ON
+    _STORE_ON = enabled
+    return jax.config.jax_compilation_cache_dir or store_folder()
 
 
 def forget() -> None:
-    """Drop every kept program: the next request compiles afresh (benchmarks time that)."""
+    """Drop every kept program: the next request loads or compiles it again."""
     with _LOCK:
         _KEPT.clear()
 
@@ -107,10 +128,81 @@ def _placement(a):
     return None if sharding is None or len(sharding.device_set) == 1 else sharding
 
 
+def _environment() -> str:
+    """What besides its key decides a compiled program: versions, jaxann's source, XLA's
+    flags and the device (computed once per process)."""
+    global _ENVIRONMENT
+    if _ENVIRONMENT is None:
+        import jaxlib
+        import optax
+
+        source = hashlib.sha256()
+        package = Path(__file__).parent
+        for path in sorted(package.rglob("*.py")):
+            source.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
+        device = jax.devices()[0]
+        processor = ""
+        if device.platform == "cpu" and os.path.exists("/proc/cpuinfo"):
+            with open("/proc/cpuinfo") as f:  # the model and instruction set the code was built for
+                processor = "".join(sorted({line for line in f if line.startswith(("model name", "flags"))}))
+        _ENVIRONMENT = repr((sys.version_info[:2], jax.__version__, jaxlib.__version__, optax.__version__,
+                             source.hexdigest(), os.environ.get("XLA_FLAGS", ""), device.platform,
+                             device.device_kind, jax.device_count(), processor))
+    return _ENVIRONMENT
+
+
+def _device():
+    """The device a program of single-device or host arguments is compiled for and runs on."""
+    device = jax.config.jax_default_device  # None, a Device, or a platform's name
+    return jax.devices(device)[0] if device is None or isinstance(device, str) else device
+
+
+def _stored_path(folder: str, name: str, full_key: tuple, leaves) -> Path | None:
+    """The file of this program in the store, or None when it cannot be stored: spread over
+    several devices, a key with no stable text (an object shown by its address), or NaN/inf
+    debugging on (it re-runs a failing program's function, which a loaded one lacks)."""
+    if any(_placement(a) is not None for a in leaves) or jax.config.jax_debug_nans or jax.config.jax_debug_infs:
+        return None
+    text = repr(full_key)
+    if " at 0x" in text:
+        return None
+    digest = hashlib.sha256((text + repr(_device()) + _environment()).encode()).hexdigest()[:40]
+    return Path(folder) / f"{name}-{digest}.bin"
+
+
+def _load(path: Path):
+    """The program stored at path, or None (absent, or unreadable: then deleted)."""
+    from jax.experimental.serialize_executable import deserialize_and_load
+
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        if not blob.startswith(STORE_FORMAT):
+            raise ValueError("not a stored program")
+        payload, in_tree, out_tree = pickle.loads(blob[len(STORE_FORMAT):])
+        return deserialize_and_load(payload, in_tree, out_tree, execution_devices=[_device()])
+    except Exception:  # a damaged or foreign file: compile afresh and store anew
+        path.unlink(missing_ok=True)
+        return None
+
+
+def _store(path: Path, program) -> None:
+    """Write a program compiled in this process to path (best effort: a cache)."""
+    from jax.experimental.serialize_executable import serialize
+
+    try:
+        blob = STORE_FORMAT + pickle.dumps(serialize(program))
+        atomic_write(path, lambda f: f.write(blob))
+    except Exception:  # a read-only or full disk, a program XLA cannot serialize: not stored
+        pass
+
+
 def compiled(name: str, build, args: tuple, key=()):
-    """The program build() compiled for args (kept and reused), and the seconds compiling
-    took (0 when it was kept). key: what build's function depends on besides the
-    arguments' types (hashable)."""
+    """The program build() compiled for args (kept, stored and reused), and the seconds
+    compiling took (0 when it was kept or loaded). key: what build's function depends on
+    besides the arguments' types (hashable, with a stable repr)."""
     leaves = jax.tree.leaves(args)
     full_key = (name, key, jax.tree.structure(args), tuple((jax.typeof(a), _placement(a)) for a in leaves),
                 *(getattr(jax.config, setting) for setting in LOWERING_SETTINGS))
@@ -118,16 +210,25 @@ def compiled(name: str, build, args: tuple, key=()):
         if full_key in _KEPT:
             _KEPT.move_to_end(full_key)
             return _KEPT[full_key], 0.0
-    if not _CACHE_DECIDED:
-        use_persistent_cache()
-    fn = build()
-    fn.__name__ = fn.__qualname__ = name
-    t0 = time.perf_counter()
-    program = jax.jit(fn).lower(*args).compile()
-    seconds = time.perf_counter() - t0
-    for ledger in _LEDGERS.get():
-        ledger.names.append(name)
-        ledger.times.append(seconds)
+    folder = store_folder()
+    path = _stored_path(folder, name, full_key, leaves) if folder else None
+    program = _load(path) if path else None
+    seconds = 0.0
+    if program is not None:
+        for ledger in _LEDGERS.get():
+            ledger.loaded.append(name)
+    else:
+        fn = build()
+        fn.__name__ = fn.__qualname__ = name
+        _COMPILING.cache_hit = False
+        t0 = time.perf_counter()
+        program = jax.jit(fn).lower(*args).compile()
+        seconds = time.perf_counter() - t0
+        for ledger in _LEDGERS.get():
+            ledger.names.append(name)
+            ledger.times.append(seconds)
+        if path and not _COMPILING.cache_hit:
+            _store(path, program)
     with _LOCK:
         _KEPT[full_key] = program
         if len(_KEPT) > KEPT:

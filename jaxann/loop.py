@@ -90,6 +90,7 @@ class FitResult:
     progress: Progress  # the final state: pass it back to `fit(resume=...)` to continue
     diverged: bool = False  # stopped by a non-finite loss or parameters (history.stopped says when)
     compiled: list = field(default_factory=list)  # the programs this fit compiled (their seconds: compile_seconds)
+    loaded: list = field(default_factory=list)  # the programs it loaded from the program store instead
     lbfgs: object = None  # optimizer "lbfgs": SciPy's outcome (`jaxann.lbfgs.Outcome`)
 
 
@@ -221,7 +222,8 @@ def _fit(config, x, y, n_out, sample_weight, validation, params, resume, order, 
     # hand back ordinary single-device arrays (a no-op on one device)
     params = placement.local(best if best is not None else p.state.params)
     p = replace(p, state=placement.local(p.state), stopping=replace(p.stopping, best_params=placement.local(best)))
-    return FitResult(params, p.history, compilations.seconds, fit_seconds, p, bool(diverged), compilations.names)
+    return FitResult(params, p.history, compilations.seconds, fit_seconds, p, bool(diverged), compilations.names,
+                     compilations.loaded)
 
 
 def _fit_lbfgs(config, x, y, n_out, sample_weight, resume, callback, x_divisor, compilations):
@@ -249,7 +251,7 @@ def _fit_lbfgs(config, x, y, n_out, sample_weight, resume, callback, x_divisor, 
     # status 1 (a limit reached) ends the run as reaching its epochs ends an SGD run
     p.history.stopped = diverged or (f"L-BFGS converged: {outcome.message}" if outcome.status == 0 else "")
     return FitResult(outcome.params, p.history, compilations.seconds, outcome.fit_seconds, p, bool(diverged),
-                     compilations.names, outcome)
+                     compilations.names, compilations.loaded, outcome)
 
 
 def _checked(config, x, y, n_out, sample_weight, validation, x_divisor):

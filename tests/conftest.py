@@ -31,6 +31,18 @@ def x64():
 
 
 @pytest.fixture
+def fresh_programs(monkeypatch):
+    """Nothing kept from other tests and nothing loaded from the program store: every
+    program this test asks for compiles here (and counts in its ledger)."""
+    from collections import OrderedDict
+
+    from jaxann import compiling
+
+    monkeypatch.setattr(compiling, "_KEPT", OrderedDict())
+    monkeypatch.setenv("JAXANN_COMPILE_CACHE", "0")
+
+
+@pytest.fixture
 def key():
     return jax.random.key(0)
 

@@ -17,7 +17,7 @@ def small_problem(n=10, n_in=3, n_out=2, seed=0):
     return rng.normal(size=(n, n_in)), rng.integers(0, n_out, size=n)
 
 
-def test_no_recompilation_between_epochs(monkeypatch):
+def test_no_recompilation_between_epochs(monkeypatch, fresh_programs):
     traces = []
     real_make_step = program_mod.make_step
 
@@ -31,7 +31,6 @@ def test_no_recompilation_between_epochs(monkeypatch):
         return counted
 
     monkeypatch.setattr(program_mod, "make_step", counting_make_step)
-    monkeypatch.setattr(compiling, "_KEPT", compiling.OrderedDict())  # nothing kept from other tests
     x, y = small_problem(n=30)
     result = fit(TrainConfig(hidden=(5,), epochs=6, batch_size=7), x, y)
     assert len(result.history.loss) == 6
@@ -50,12 +49,11 @@ def test_no_recompilation_between_epochs(monkeypatch):
     ({"optimizer": "adam", "lr": 0.01}, {"optimizer": "adam", "lr": 0.003, "beta1": 0.5, "beta2": 0.9,
                                          "epsilon": 1e-3, "seed": 2}),
 ], ids=["sgd", "sgd-plain-invscaling", "adam"])
-def test_a_kept_program_trains_exactly_as_a_fresh_compilation(monkeypatch, first, second, x64):
+def test_a_kept_program_trains_exactly_as_a_fresh_compilation(monkeypatch, first, second, x64, fresh_programs):
     # the kept program must read every numeric setting from its inputs, none baked in at its
     # first compilation: a fit through it equals the same fit compiled afresh, bit for bit
     x, y = small_problem(n=23, n_in=4, n_out=3)
     base = {"hidden": (6,), "epochs": 4, "batch_size": 5, "activation": "tanh", "dtype": "float64"}
-    monkeypatch.setattr(compiling, "_KEPT", compiling.OrderedDict())
     fit(TrainConfig(**base, **first), x, y)
     kept = fit(TrainConfig(**base, **second), x, y)
     assert kept.compiled == [] and kept.compile_seconds == 0.0
@@ -67,24 +65,19 @@ def test_a_kept_program_trains_exactly_as_a_fresh_compilation(monkeypatch, first
         np.testing.assert_array_equal(a, b)
 
 
-def test_every_program_field_is_in_the_key_and_no_other():
+def test_every_program_field_is_in_the_key_and_no_other(fresh_programs):
     # a field that shapes the program compiles anew; input and loop fields reuse the program
     base = TrainConfig(hidden=(5,), epochs=1, batch_size=4)
     x, y = small_problem(n=12)
-    mp = pytest.MonkeyPatch()
-    mp.setattr(compiling, "_KEPT", compiling.OrderedDict())
-    try:
-        fit(base, x, y)
-        for change in ({"activation": "tanh"}, {"grad": "backprop"}, {"nesterov": False}, {"optimizer": "adam"},
-                       {"loss": "mse"}, {"batch_size": 3}, {"hidden": (6,)}, {"alignment": True},
-                       {"grad": "feedback_alignment"}):
-            assert "epoch" in fit(replace(base, **change), x, y).compiled, change
-        for change in ({"lr": 0.5}, {"alpha": 0.3}, {"seed": 9}, {"epochs": 2}, {"tol": 1.0}, {"shuffle": False},
-                       {"lr_schedule": "invscaling"}, {"init": "he_normal"}, {"max_fun": 5},
-                       {"feedback_scale": 2.0}):
-            assert "epoch" not in fit(replace(base, **change), x, y).compiled, change
-    finally:
-        mp.undo()
+    fit(base, x, y)
+    for change in ({"activation": "tanh"}, {"grad": "backprop"}, {"nesterov": False}, {"optimizer": "adam"},
+                   {"loss": "mse"}, {"batch_size": 3}, {"hidden": (6,)}, {"alignment": True},
+                   {"grad": "feedback_alignment"}):
+        assert "epoch" in fit(replace(base, **change), x, y).compiled, change
+    for change in ({"lr": 0.5}, {"alpha": 0.3}, {"seed": 9}, {"epochs": 2}, {"tol": 1.0}, {"shuffle": False},
+                   {"lr_schedule": "invscaling"}, {"init": "he_normal"}, {"max_fun": 5},
+                   {"feedback_scale": 2.0}):
+        assert "epoch" not in fit(replace(base, **change), x, y).compiled, change
 
 
 def test_program_config_resets_what_the_program_does_not_read():

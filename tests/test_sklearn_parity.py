@@ -160,7 +160,7 @@ def test_lbfgs_keeps_pandas_feature_names():
         model.predict(X)  # fitted with names, asked without: scikit-learn's warning
 
 
-def test_lbfgs_from_the_library_and_the_command_line(tmp_path):
+def test_lbfgs_from_the_library_and_the_command_line(tmp_path, fresh_programs):
     from jaxann.cli import main
     from jaxann.data import load
     from jaxann.train import TrainConfig, fit

@@ -58,6 +58,7 @@ def run(args) -> int:
         entries.append(member_settings(member) | metrics(
             member, history, train_accuracy=train_acc[i], test_accuracy=test_acc[i],
             fit_seconds=result.fit_seconds, compile_seconds=compiled.seconds, compiled=compiled.names,
+            loaded=compiled.loaded,
             models_in_program=K))
     if not args.quiet:
         print(f"{count(K, 'model')} trained in {result.fit_seconds:.2f} s "

@@ -90,7 +90,7 @@ def run(args) -> int:
     chance = np.bincount(data.y_train).max() / len(data.y_train)  # always answering the commonest class
     run_metrics = metrics(
         config, result.history, train_accuracy=train_acc, test_accuracy=test_acc, fit_seconds=result.fit_seconds,
-        compile_seconds=compiled.seconds, compiled=compiled.names, devices=args.devices,
+        compile_seconds=compiled.seconds, compiled=compiled.names, loaded=compiled.loaded, devices=args.devices,
         dataset={"name": data.name, "source": data.source, "n_train": len(data.raw_train),
                  "n_test": len(data.raw_test), "sizes": sizes})
     if args.metrics:

@@ -1,0 +1,108 @@
+"""`jaxann.compiling`'s program store: a program compiled once is loaded by later
+processes instead of being traced, lowered and compiled again, and trains bit for bit as a
+fresh compilation does."""
+
+import json
+import os
+import subprocess
+import sys
+from collections import OrderedDict
+
+import jax
+import numpy as np
+
+from jaxann import compiling
+from jaxann.config import TrainConfig
+from jaxann.loop import fit
+
+
+def train(tmp_path, name, *extra, store):
+    metrics = tmp_path / f"{name}.json"
+    r = subprocess.run([sys.executable, "-m", "jaxann", "train", "--epochs", "2", "--quiet", "--metrics",
+                        str(metrics), *extra], capture_output=True, text=True,
+                       env={**os.environ, "JAXANN_COMPILE_CACHE": str(store), "JAX_LOG_COMPILES": "1"})
+    assert r.returncode == 0, r.stderr
+    return json.loads(metrics.read_text()), r.stderr
+
+
+def test_a_later_process_loads_the_stored_programs_and_trains_bit_for_bit(tmp_path):
+    store = tmp_path / "programs"
+    first, _ = train(tmp_path, "first", store=store)
+    stored = sorted(path.name.split("-")[0] for path in store.iterdir())
+    # initialisation, the epoch, one forward pass per bucket of rows scored (training, test)
+    assert sorted(first["compiled"]) == stored == ["epoch", "init", "outputs", "outputs"]
+    assert first["loaded"] == []
+    second, log = train(tmp_path, "second", store=store)
+    assert second["compiled"] == [] and second["compile_seconds"] == 0.0
+    assert sorted(second["loaded"]) == stored and "Compiling" not in log  # nothing traced or compiled
+    fresh, _ = train(tmp_path, "fresh", "--no-compile-cache", store=store)
+    assert sorted(fresh["compiled"]) == stored and fresh["loaded"] == []
+    for key in ("loss_curve", "train_accuracy", "test_accuracy"):
+        assert first[key] == second[key] == fresh[key], key
+
+
+def test_a_damaged_stored_program_is_compiled_and_stored_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAXANN_COMPILE_CACHE", str(tmp_path))
+    monkeypatch.setattr(compiling, "_KEPT", OrderedDict())
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(17, 3)), rng.integers(0, 3, size=17)
+    config = TrainConfig(hidden=(4,), epochs=3, batch_size=5)
+    first = fit(config, x, y)
+    assert first.compiled == ["init", "epoch"] and first.loaded == []
+    files = sorted(tmp_path.iterdir())
+    assert [f.name.split("-")[0] for f in files] == ["epoch", "init"]
+    files[0].write_bytes(files[0].read_bytes()[:200])  # cut short
+    files[1].write_bytes(b"something else entirely")
+    compiling.forget()
+    again = fit(config, x, y)
+    assert again.compiled == ["init", "epoch"] and again.loaded == []
+    compiling.forget()
+    loaded = fit(config, x, y)
+    assert loaded.compiled == [] and loaded.loaded == ["init", "epoch"]
+    assert first.history.loss == again.history.loss == loaded.history.loss
+    for a, b in zip(jax.tree.leaves(first.params), jax.tree.leaves(loaded.params)):
+        np.testing.assert_array_equal(a, b)
+
+
+def run_python(code: str, **env) -> str:
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env})
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+FIT = """
+import numpy as np
+from jaxann import compiling
+from jaxann.config import TrainConfig
+from jaxann.loop import fit
+x, y = np.random.default_rng(0).normal(size=(17, 3)), np.arange(17) % 3
+def fit_once():
+    compiling.forget()
+    return fit(TrainConfig(hidden=(4,), epochs=2, batch_size=5), x, y)
+"""
+
+
+def test_a_cache_the_user_configured_is_left_in_charge(tmp_path):
+    store, theirs = tmp_path / "programs", tmp_path / "theirs"
+    out = run_python("import jax; jax.config.update('jax_compilation_cache_dir', %r)\n" % str(theirs) + FIT +
+                     "result = fit_once(); print(result.compiled, result.loaded, compiling.store_folder())",
+                     JAXANN_COMPILE_CACHE=str(store))
+    assert out.split() == ["['init',", "'epoch']", "[]", "None"] and not store.exists()
+
+
+def test_a_program_that_jax_own_cache_handed_back_is_never_stored(tmp_path):
+    # such an executable serializes without its kernels' code and would fail when called
+    store, theirs = tmp_path / "programs", tmp_path / "theirs"
+    out = run_python(
+        "import jax\n"
+        "jax.config.update('jax_compilation_cache_dir', %r)\n" % str(theirs) +
+        "jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)\n"
+        "jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)\n" + FIT +
+        "fit_once()\n"  # compiled: JAX's cache now holds both programs
+        "jax.clear_caches()\n"
+        "compiling.store_folder = lambda: %r\n" % str(store) +
+        "result = fit_once()\n"  # JAX's cache answers; jaxann's store would otherwise take them
+        "print(result.compiled, result.loaded)",
+        JAXANN_COMPILE_CACHE=str(store))
+    assert out.split() == ["['init',", "'epoch']", "[]"]
+    assert any(theirs.iterdir()) and not store.exists()
