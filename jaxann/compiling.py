@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jax
+import numpy as np
 
 from jaxann.files import atomic_write, cache_dir
 
@@ -128,6 +129,14 @@ def _placement(a):
     return None if sharding is None or len(sharding.device_set) == 1 else sharding
 
 
+def _argument_type(a):
+    """What of an argument decides the program: a host array's shape and dtype (read
+    directly: this runs on every call of a prediction), else JAX's type and placement."""
+    if type(a) is np.ndarray:
+        return a.shape, a.dtype
+    return jax.typeof(a), _placement(a)
+
+
 def _environment() -> str:
     """What besides its key decides a compiled program: versions, jaxann's source, XLA's
     flags and the device (computed once per process)."""
@@ -203,8 +212,8 @@ def compiled(name: str, build, args: tuple, key=()):
     """The program build() compiled for args (kept, stored and reused), and the seconds
     compiling took (0 when it was kept or loaded). key: what build's function depends on
     besides the arguments' types (hashable, with a stable repr)."""
-    leaves = jax.tree.leaves(args)
-    full_key = (name, key, jax.tree.structure(args), tuple((jax.typeof(a), _placement(a)) for a in leaves),
+    leaves, tree = jax.tree.flatten(args)
+    full_key = (name, key, tree, tuple(map(_argument_type, leaves)),
                 *(getattr(jax.config, setting) for setting in LOWERING_SETTINGS))
     with _LOCK:
         if full_key in _KEPT:

@@ -53,7 +53,7 @@ def outputs(params, x, activation: str = "relu", link: str = "identity", x_divis
             return LINKS[link](a_L)
         return outputs
 
-    parts = [np.zeros((0, params[-1]["W"].shape[1]), x.dtype)]
+    parts = []  # each chunk's a^L, dispatched before any is read back
     for start in range(0, x.shape[0], CHUNK):
         rows = x[start:start + CHUNK]
         if not np.isfinite(rows).all():
@@ -64,6 +64,10 @@ def outputs(params, x, activation: str = "relu", link: str = "identity", x_divis
         args = (params, rows, *divisor)
         program, _ = compiling.compiled("outputs", build, args, key=(activation, link))
         parts.append(program(*args))
+    if len(parts) == 1:  # a writable copy of the real rows only
+        return np.array(np.asarray(parts[0])[:x.shape[0]])
+    if not parts:
+        return np.zeros((0, params[-1]["W"].shape[1]), dtype)
     return np.concatenate([np.asarray(part) for part in parts])[:x.shape[0]]
 
 

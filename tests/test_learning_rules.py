@@ -137,9 +137,10 @@ def test_rules_learn_and_their_angles_settle_below_90_degrees(digits):
         result = fit(config, digits.x_train, digits.y_train)
         first, last = result.history.alignment[0], result.history.alignment[-1]
         assert len(result.history.alignment) == 10 and len(last) == 3
-        # measured (seed 1): hidden layers 49..66 degrees after 10 epochs; the output layer's
-        # update is the true gradient (0 up to float32 rounding)
-        assert max(last[:2]) < 80 and last[2] < 0.1, (rule, last)
+        # measured (seed 1): hidden layers 49..66 degrees after 10 epochs on a CPU, up to 83 on
+        # an H200 (its TF32 matmuls take another path); the output layer's update is the
+        # true gradient (0 up to float32 rounding)
+        assert max(last[:2]) < 85 and last[2] < 0.1, (rule, last)
         assert result.history.loss[-1] < result.history.loss[0] / 2, rule
         if rule in FEEDBACK_RULES:
             assert first[0] > last[0]  # the forward weights come to align with B
