@@ -261,7 +261,7 @@ def table(report: dict) -> str:
         "versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v),
         f"matmul rate: {report['matmul_gflops']:.0f} GFLOP/s (float32 {report['matmul_n']}x{report['matmul_n']}, "
         f"same device); FLOPs = {report['flops_formula']} = {report['flops'] / 1e9:.1f} GFLOP",
-        "compile s: jaxann's cold compilation (the bench does not use the persistent cache)",
+        "compile s: jaxann's cold compilation (the bench does not use the program store)",
         "",
         f"| {'system':<{w}} | {'compile s':>9} | {'fit s':>7} | {'s/epoch':>7} | {'samples/s':>10} | "
         f"{'train acc':>9} | {'test acc':>8} | {'GFLOP/s':>7} | {'% matmul':>8} |",

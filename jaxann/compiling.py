@@ -16,7 +16,7 @@
   handed back: an executable that was itself loaded from disk serializes incompletely
   (XLA:CPU leaves out the code of its kernels, and the program fails when called).
   The folder is `$JAXANN_COMPILE_CACHE`, else `<cache>/programs`; off with
-  `JAXANN_COMPILE_CACHE=0`, `jaxann ... --no-compile-cache` or `use_persistent_cache(False)`,
+  `JAXANN_COMPILE_CACHE=0`, `jaxann ... --no-compile-cache` or `use_program_store(False)`,
   and off while the user has configured JAX's own cache (`jax_compilation_cache_dir`),
   which then serves as they configured it.
 - Counted: each compilation adds its name and seconds to every `counting()` ledger open in
@@ -107,7 +107,7 @@ def store_folder() -> str | None:
     return cache_folder()
 
 
-def use_persistent_cache(enabled: bool = True) -> str | None:
+def use_program_store(enabled: bool = True) -> str | None:
     """Turn the program store on or off for this process; returns its folder (None: off).
     With JAX's own cache configured, that cache's folder (jaxann stores nothing then)."""
     global _STORE_ON

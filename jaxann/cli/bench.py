@@ -49,13 +49,13 @@ def _systems(text: str) -> list[str]:
 
 def run(args) -> int:
     from jaxann import bench
-    from jaxann.compiling import use_persistent_cache
+    from jaxann.compiling import use_program_store
     from jaxann.console import ProgressBar
     from jaxann.data import load, mnist_if_found
     from jaxann.runs import write_json
 
     config = config_from(args)
-    use_persistent_cache(False)  # compile cold on every repeat: the table's compile seconds
+    use_program_store(False)  # compile cold on every repeat: the table's compile seconds
     name = args.dataset
     if name == "auto":
         name, fallback = mnist_if_found(args.data_dir)

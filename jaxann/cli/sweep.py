@@ -15,7 +15,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from jaxann.compiling import counting, use_persistent_cache
+    from jaxann.compiling import counting, use_program_store
     from jaxann.console import ProgressBar, count
     from jaxann.data import load
     from jaxann.placement import device_name
@@ -23,7 +23,7 @@ def run(args) -> int:
     from jaxann.sweep import accuracies, fit_many, member_settings
 
     config = config_from(args, seed=args.seeds[0], lr=args.lr[0], momentum=args.momentum[0], alpha=args.alpha[0])
-    use_persistent_cache(args.compile_cache)
+    use_program_store(args.compile_cache)
     data = load(args.dataset, args.data_dir)
     sizes = config.sizes(data.x_train.shape[1], data.n_classes)
     K = len(args.seeds) * len(args.lr) * len(args.alpha) * len(args.momentum)

@@ -50,7 +50,7 @@ def run(args) -> int:
     import jax
     import numpy as np
 
-    from jaxann.compiling import counting, use_persistent_cache
+    from jaxann.compiling import counting, use_program_store
     from jaxann.data import load
     from jaxann.placement import device_name
     from jaxann.predict import accuracy
@@ -68,7 +68,7 @@ def run(args) -> int:
         check_writable(args.out, "folder")
     if args.distributed or args.num_processes is not None or args.process_id is not None:
         jax.distributed.initialize(num_processes=args.num_processes, process_id=args.process_id)
-    use_persistent_cache(args.compile_cache)
+    use_program_store(args.compile_cache)
     data = load(args.dataset, args.data_dir)
     sizes = config.sizes(data.raw_train.shape[1], data.n_classes)
     say = (lambda *a, **k: None) if args.quiet else print
