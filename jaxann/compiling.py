@@ -203,9 +203,12 @@ def _store(path: Path, program) -> None:
 
     try:
         blob = STORE_FORMAT + pickle.dumps(serialize(program))
+    except (NotImplementedError, TypeError, AttributeError, pickle.PicklingError, jax.errors.JaxRuntimeError):
+        return  # a program this JAX or backend cannot serialize (constants baked in, say): kept in memory only
+    try:
         atomic_write(path, lambda f: f.write(blob))
-    except Exception:  # a read-only or full disk, a program XLA cannot serialize: not stored
-        pass
+    except OSError:
+        return  # a read-only or full disk: the store is a cache, the run goes on
 
 
 def compiled(name: str, build, args: tuple, key=()):

@@ -25,6 +25,7 @@ import scipy.optimize
 from jaxann import compiling
 from jaxann.config import TrainConfig
 from jaxann.losses import reported_cost
+from jaxann.network import layer_sizes
 from jaxann.program import value_and_gradient
 
 
@@ -94,7 +95,7 @@ def minimize(config: TrainConfig, x, t, sample_weight, params, *, max_fun: int =
     from here).
     """
     dtype = jnp.dtype(config.dtype)
-    sizes = [params[0]["W"].shape[0], *(layer["W"].shape[1] for layer in params)]
+    sizes = layer_sizes(params)
     data = (jax.device_put(np.asarray(x, dtype) if x_divisor is None else x), jax.device_put(np.asarray(t, dtype)),
             None if sample_weight is None else jax.device_put(np.asarray(sample_weight, dtype)),
             np.asarray(config.alpha, dtype), None if x_divisor is None else np.asarray(x_divisor, dtype))

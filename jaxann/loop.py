@@ -25,6 +25,7 @@ from jaxann.config import TrainConfig
 from jaxann.errors import JaxannError
 from jaxann.inputs import check_data, check_sample_weight, split_validation, stratify_labels
 from jaxann.losses import target_rows
+from jaxann.network import layer_sizes
 from jaxann.compiling import counting
 from jaxann.placement import Placement
 from jaxann.predict import accuracy
@@ -128,7 +129,7 @@ def start(config: TrainConfig, params=None, samples_seen: int = 0, sizes=None) -
     for layer sizes `sizes` drawn from config.seed; a fresh optimizer state; no history.
     samples_seen carries invscaling's clock over from earlier runs."""
     if params is not None:
-        sizes = [params[0]["W"].shape[0], *(layer["W"].shape[1] for layer in params)]
+        sizes = layer_sizes(params)
     return Progress(0, initial_state(config, sizes, params), History(), samples_seen)
 
 

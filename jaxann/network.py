@@ -36,6 +36,11 @@ def glorot_bound(n_in: int, n_out: int, gain: float = 6.0) -> float:
     return (gain / (n_in + n_out)) ** 0.5
 
 
+def layer_sizes(params) -> list[int]:
+    """The layer sizes [n_0, n_1, ..., n_L] of a parameter tuple."""
+    return [params[0]["W"].shape[0], *(layer["W"].shape[1] for layer in params)]
+
+
 def _init_layer(key, n_in, n_out, init, dtype):
     key_W, key_b = jax.random.split(key)
     if init == "glorot_uniform":

@@ -23,12 +23,11 @@ from functools import partial
 
 import jax
 
-from jaxann.backprop import RULES, example_gradient
+from jaxann.backprop import example_gradient
+from jaxann.config import GRADS
 from jaxann.errors import JaxannError
 from jaxann.losses import get_loss
 from jaxann.network import feedforward, prepare
-
-GRADS = ("autodiff", *RULES)
 
 
 def _example_cost(params, x, t, activation, loss):

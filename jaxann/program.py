@@ -34,7 +34,7 @@ from jaxann import compiling, optimizers
 from jaxann.backprop import feedback_matrices, value_and_backprop
 from jaxann.config import TrainConfig
 from jaxann.losses import reported_cost
-from jaxann.network import init_mlp, objective
+from jaxann.network import init_mlp, layer_sizes, objective
 
 
 class TrainState(NamedTuple):
@@ -106,8 +106,7 @@ def initial_state(config: TrainConfig, sizes, params=None) -> TrainState:
         params = jax.tree.map(lambda a: np.asarray(a, dtype), params)
     if config.optimizer == "lbfgs":  # L-BFGS's memory lives in SciPy, for one run (`jaxann.lbfgs`)
         return TrainState(params, optax.EmptyState(), np.asarray(config.alpha, dtype))
-    sizes = [params[0]["W"].shape[0], *(layer["W"].shape[1] for layer in params)]
-    feedback = feedback_matrices(sizes, config.grad, config.seed, config.feedback_scale, dtype)
+    feedback = feedback_matrices(layer_sizes(params), config.grad, config.seed, config.feedback_scale, dtype)
     zeros = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), jax.eval_shape(make_optimizer(config).init, params))
     hyper = {name: np.asarray(value, dtype) for name, value in hyperparameters(config).items()}
     return TrainState(params, zeros._replace(hyperparams=hyper), np.asarray(config.alpha, dtype), feedback)
