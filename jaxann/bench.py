@@ -135,14 +135,13 @@ def _jaxann_devices(data, config: TrainConfig, devices: int):
 
 
 def _jaxann_sweep(data, config: TrainConfig, K: int):
-    from jaxann.sweep import accuracies, fit_many
+    from jaxann.sweep import fit_many, grid
 
     forget_compiled_epochs()
-    result = fit_many(config, data.x_train, data.y_train, n_out=data.n_classes,
-                      seeds=[config.seed + i for i in range(K)])
-    return Run(result.fit_seconds, result.compile_seconds,
-               float(np.mean(accuracies(result, data.x_train, data.y_train, config.activation))),
-               float(np.mean(accuracies(result, data.x_test, data.y_test, config.activation))))
+    result = fit_many(grid(config, seed=[config.seed + i for i in range(K)]), data.x_train, data.y_train,
+                      n_out=data.n_classes)
+    return Run(result.fit_seconds, result.compile_seconds, float(np.mean(result.scores["train"])),
+               float(np.mean(result.evaluate(data.x_test, data.y_test))))
 
 
 def _jaxann_sequential(data, config: TrainConfig, K: int):

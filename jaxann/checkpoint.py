@@ -5,6 +5,7 @@
 
     save_checkpoint(path, progress, config, sizes)
     progress = load_checkpoint(path, config, sizes)
+    save_sweep(path, sweep_progress), sweep_progress = load_sweep(path)   a whole sweep
         one .npz file: every array of the run's `Progress` (parameters, optimizer state,
         the stopping rule's best parameters) and, as JSON, its epoch count, history,
         samples seen, stopping-rule memory and the run's configuration. The PRNG state is
@@ -28,9 +29,10 @@ import numpy as np
 from jaxann.config import TrainConfig
 from jaxann.errors import JaxannError
 from jaxann.files import atomic_write
-from jaxann.loop import History, Progress
+from jaxann.loop import History, Member, Progress
 from jaxann.program import initial_state
 from jaxann.rules import Stopping
+from jaxann.sweep import SweepProgress
 
 FORMAT = "jaxann-checkpoint-1"
 # what reading a damaged .npz can raise (a mutated zip header can even name an unknown
@@ -131,11 +133,7 @@ def load_checkpoint(path, config: TrainConfig, sizes) -> Progress:
         what = ", ".join(f"{k}={saved_config.get(k)!r} (this run: {ours[k]!r})" for k in differ)
         raise CheckpointError(f"{path} was written by another run: {what}; resume with the same "
                               "settings, or train into another --out folder")
-    # the state's tree, shapes and dtypes, built on the host from zero parameters (nothing compiles)
-    dtype = jnp.dtype(config.dtype)
-    zeros = tuple({"W": np.zeros((n_in, n_out), dtype), "b": np.zeros(n_out, dtype)}
-                  for n_in, n_out in zip(sizes[:-1], sizes[1:]))
-    template = initial_state(config, list(sizes), zeros)
+    template = _template(config, sizes)
     trees = (template, template.params if has_best else None)
     expected, treedef = jax.tree.flatten(trees)
     leaves = [arrays.get(f"leaf_{i}") for i in range(len(expected))]
@@ -148,3 +146,81 @@ def load_checkpoint(path, config: TrainConfig, sizes) -> Progress:
                               f"expected 0..{config.epochs} epochs with one loss each")
     state, best_params = jax.tree.unflatten(treedef, [jnp.asarray(a) for a in leaves])
     return Progress(epoch, state, history, samples_seen, Stopping(best_loss, best_score, best_params, no_improvement))
+
+
+SWEEP_FORMAT = "jaxann-sweep-checkpoint-1"
+
+
+def save_sweep(path, progress) -> Path:
+    """Write a sweep's `jaxann.sweep.SweepProgress` to path (.npz), atomically: every
+    program's stacked arrays (state, best validation parameters) and, as JSON, the member
+    configs and each model's record (epochs, history, samples seen, stopping memory,
+    learning rate)."""
+    arrays, groups = {}, []
+    for g, saved in enumerate(progress.groups):
+        if saved is None:
+            groups.append(None)
+            continue
+        indices, records, state, best = saved
+        arrays.update({f"g{g}_leaf_{i}": np.asarray(a) for i, a in enumerate(jax.tree.leaves((state, best)))})
+        groups.append({
+            "indices": list(indices),
+            "sizes": [int(np.shape(state.params[0]["W"])[1])] + [int(np.shape(layer["W"])[2]) for layer in state.params],
+            "has_best": best is not None,
+            "records": [{"epoch": r.epoch, "history": r.history.to_dict(), "samples_seen": r.samples_seen,
+                         "best_loss": r.stopping.best_loss, "best_score": r.stopping.best_score,
+                         "no_improvement": r.stopping.no_improvement, "lr": r.lr, "diverged": r.diverged}
+                        for r in records],
+        })
+    meta = {"format": SWEEP_FORMAT, "configs": [c.to_dict() for c in progress.configs], "groups": groups}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_sweep(path):
+    """The `jaxann.sweep.SweepProgress` saved at path; CheckpointError for a file that is not
+    a sweep checkpoint or whose arrays do not fit its own records (fit_many checks that its
+    members are the checkpoint's)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        meta = json.loads(arrays.pop("meta").tobytes().decode())
+        if not isinstance(meta, dict) or meta.get("format") != SWEEP_FORMAT:
+            raise ValueError(f"format {meta.get('format') if isinstance(meta, dict) else None!r}, "
+                             f"expected {SWEEP_FORMAT!r}")
+        configs = [TrainConfig.from_dict(c) for c in meta["configs"]]
+        groups = []
+        for g, saved in enumerate(meta["groups"]):
+            if saved is None:
+                groups.append(None)
+                continue
+            indices, sizes = [int(i) for i in saved["indices"]], [int(n) for n in saved["sizes"]]
+            records = [Member(configs[i], int(r["epoch"]), History.from_dict(r["history"]), int(r["samples_seen"]),
+                              Stopping(float(r["best_loss"]), float(r["best_score"]), None, int(r["no_improvement"])),
+                              float(r["lr"]), diverged=bool(r["diverged"]))
+                       for i, r in zip(indices, saved["records"], strict=True)]
+            template = _template(configs[indices[0]], sizes)
+            trees = (template, template.params if saved["has_best"] else None)
+            expected, treedef = jax.tree.flatten(trees)
+            leaves = [arrays.pop(f"g{g}_leaf_{i}", None) for i in range(len(expected))]
+            K = len(indices)
+            if any(a is None or a.shape != (K, *e.shape) or a.dtype != e.dtype for a, e in zip(leaves, expected)):
+                raise ValueError(f"the arrays of program {g + 1} do not fit {K} networks "
+                                 f"{'-'.join(map(str, sizes))}")
+            state, best = jax.tree.unflatten(treedef, leaves)
+            groups.append((indices, records, state, best))
+        if arrays:
+            raise ValueError(f"arrays {sorted(arrays)[:3]} belong to no program")
+    except CheckpointError:
+        raise
+    except UNREADABLE + (KeyError, TypeError, IndexError) as e:
+        raise CheckpointError(f"{path}: not a readable jaxann sweep checkpoint ({e})") from None
+    return SweepProgress(configs, groups)
+
+
+def _template(config: TrainConfig, sizes):
+    """A state's tree, shapes and dtypes, built on the host from zero parameters (nothing compiles)."""
+    dtype = jnp.dtype(config.dtype)
+    zeros = tuple({"W": np.zeros((n_in, n_out), dtype), "b": np.zeros(n_out, dtype)}
+                  for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    return initial_state(config, list(sizes), zeros)

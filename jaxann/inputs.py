@@ -52,20 +52,25 @@ def check_sample_weight(sample_weight, n: int) -> np.ndarray | None:
     return sample_weight
 
 
-def split_validation(x, y, sample_weight, fraction: float, random_state, stratify=None):
-    """scikit-learn's `train_test_split` of the rows: (x, x_val, y, y_val, sample_weight,
-    sample_weight_val), the weights None when sample_weight is None.
+def validation_rows(n: int, fraction: float, random_state, stratify=None) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's `train_test_split` of n rows, as row numbers: (training rows,
+    validation rows), each in the order the split gives them.
 
     random_state: an int or a NumPy RandomState (the estimators pass theirs, so the split
     draws from the same stream as scikit-learn's); stratify: labels to keep in proportion.
     """
     from sklearn.model_selection import train_test_split
 
-    weighted = sample_weight is not None
-    parts = train_test_split(x, y, *([sample_weight] if weighted else []), test_size=fraction,
-                             random_state=random_state, stratify=stratify)
-    x, x_val, y, y_val = parts[:4]
-    return (x, x_val, y, y_val, *(parts[4:] if weighted else (None, None)))
+    train, val = train_test_split(np.arange(n), test_size=fraction, random_state=random_state, stratify=stratify)
+    return train, val
+
+
+def split_validation(x, y, sample_weight, fraction: float, random_state, stratify=None):
+    """The rows split as `validation_rows` splits them: (x, x_val, y, y_val, sample_weight,
+    sample_weight_val), the weights None when sample_weight is None."""
+    train, val = validation_rows(x.shape[0], fraction, random_state, stratify)
+    weights = (None, None) if sample_weight is None else (sample_weight[train], sample_weight[val])
+    return (x[train], x[val], y[train], y[val], *weights)
 
 
 def stratify_labels(y) -> np.ndarray | None:

@@ -1,14 +1,17 @@
-"""The training loop: `fit` runs compiled epochs and takes the decisions between them.
+"""The training loop: compiled epochs of K models, and the decisions between them.
 
     result = fit(config, x, y)                        a fresh run
     result = fit(config, x, y, resume=result.progress) continue it (config.epochs in all)
 
-Each epoch is one call of the compiled program (`jaxann.program`) and one read-back of
-its metrics; between epochs the loop draws the next row order (`order`), scores the
-validation set, and consults the stopping rule and learning-rate schedule
-(`jaxann.rules`). Everything a run carries from one epoch to the next is a `Progress`,
-which `fit` never mutates: it returns a new one (in `FitResult.progress`), and hands each
-epoch's to `callback`.
+`run_epochs` is the one epoch loop: each round is one call of the compiled epoch
+(`jaxann.program`) for every model still training and one read-back of their metrics;
+between rounds it scores the validation sets and, model by model (`Member.after_epoch`),
+records the history and consults the stopping rule and the learning-rate schedule
+(`jaxann.rules`). A single fit is K = 1 with an unstacked state (`fit`); a sweep
+(`jaxann.sweep`) is K stacked models, vmapped, each frozen once it stops while the others
+go on. Everything a run carries from one epoch to the next is a `Progress`, which `fit`
+never mutates: it returns a new one (in `FitResult.progress`), and hands each epoch's,
+with a history of its own, to `callback`.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ from jaxann.errors import JaxannError
 from jaxann.inputs import check_data, check_sample_weight, split_validation, stratify_labels
 from jaxann.losses import target_rows
 from jaxann.network import layer_sizes
+from jaxann import compiling
 from jaxann.compiling import counting
 from jaxann.placement import Placement
-from jaxann.predict import accuracy
-from jaxann.program import Metrics, TrainState, compiled_epoch, epoch_function, initial_state
+from jaxann.program import (Metrics, TrainState, compiled_epoch, epoch_function, initial_state, learning_rate,
+                            set_learning_rate)
 from jaxann.rules import Schedule, Stopping, divergence
+from jaxann.scoring import Scorer
 
 
 @dataclass
@@ -97,7 +102,7 @@ class FitResult:
 
 @dataclass(frozen=True)
 class Validation:
-    """A validation set and its score, higher is better (default: accuracy)."""
+    """A validation set and its score, higher is better."""
 
     x: np.ndarray
     y: np.ndarray
@@ -105,10 +110,14 @@ class Validation:
     score: Callable | None = None  # score(params, x, y, sample_weight) -> float
     x_divisor: float | None = None  # x holds raw rows, features x / x_divisor (as fit's)
 
-    def score_of(self, params, activation: str) -> float:
-        if self.score is None:
-            return accuracy(params, self.x, self.y, activation, self.sample_weight, self.x_divisor)
-        return self.score(params, self.x, self.y, self.sample_weight)
+    def scorer(self, config: TrainConfig) -> Callable:
+        """params -> their score: `score`, else accuracy for labels and R^2 for targets
+        (`jaxann.scoring`, the set placed on the device once)."""
+        if self.score is not None:
+            return lambda params: self.score(params, self.x, self.y, self.sample_weight)
+        scorer = Scorer(self.x, self.y, config.activation, loss=config.loss, sample_weight=self.sample_weight,
+                        x_divisor=self.x_divisor, dtype=config.dtype)
+        return lambda params: float(scorer(params)[0])
 
 
 def epoch_order(seed: int, epoch: int, n: int, shuffle: bool = True) -> np.ndarray:
@@ -116,8 +125,8 @@ def epoch_order(seed: int, epoch: int, n: int, shuffle: bool = True) -> np.ndarr
 
     A permutation drawn from NumPy's generator seeded with (seed, epoch), so any epoch's
     order can be recomputed on its own (a resumed run sees the same orders). It is drawn
-    on the host, about a millisecond for 60,000 rows, while the device may still be
-    running the previous epoch (a device permutation is a sort, many times slower on a CPU).
+    on the host while the device may still be running the previous epoch (a device
+    permutation is a sort, slower than a shuffle on a CPU).
     """
     if not shuffle:
         return np.arange(n, dtype=np.int32)
@@ -138,6 +147,190 @@ def iteration_line(epoch: int, loss: float) -> str:
     return f"Iteration {epoch}, loss = {loss:.8f}"
 
 
+@dataclass
+class Member:
+    """One model's record as the loop runs it: what its `Progress` holds besides the
+    arrays (the loop keeps those, stacked for K models), and whether it is done."""
+
+    config: TrainConfig
+    epoch: int
+    history: History
+    samples_seen: int
+    stopping: Stopping  # its best_params live with the loop's arrays
+    lr: float  # the learning rate of its next epoch
+    done: bool = False  # stopped by its rule, diverged, or ran config.epochs
+    diverged: bool = False
+
+    @classmethod
+    def of(cls, config: TrainConfig, progress: Progress) -> "Member":
+        """The record of a run about to continue from progress (its history copied)."""
+        lr = float(np.asarray(learning_rate(progress.state)).reshape(-1)[0]) if config.optimizer != "lbfgs" \
+            else config.lr
+        return cls(config, progress.epoch, progress.history.copy(), progress.samples_seen,
+                   replace(progress.stopping, best_params=None), lr, done=progress.epoch >= config.epochs)
+
+    def progress(self, state, best_params) -> Progress:
+        """This model's Progress (a history of its own: later epochs do not change it)."""
+        return Progress(self.epoch, state, self.history.copy(), self.samples_seen,
+                        replace(self.stopping, best_params=best_params))
+
+    def after_epoch(self, metrics: Metrics, score: float | None, n: int, labels: bool, seconds: float) -> bool:
+        """Record an epoch of n rows (its Metrics, and the validation score when there is a
+        validation set) and take the decisions after it: divergence, the stopping rule, the
+        next learning rate. Returns whether the score is a new best (its parameters to keep)."""
+        config, history = self.config, self.history
+        k = self.epoch + 1
+        loss = float(metrics.loss)
+        history.loss.append(loss)
+        if labels:  # class labels: the argmax of a^L is the prediction
+            history.train_accuracy.append(float(metrics.correct) / float(metrics.m))
+        if config.alignment:
+            history.alignment.append([float(a) for a in metrics.angles])
+        history.seconds.append(seconds)
+        diverged = divergence(loss, bool(metrics.finite), k)
+        if diverged:  # the model keeps its last finite state
+            history.stopped, self.done, self.diverged = diverged, True, True
+            return False
+        improved = False
+        if score is None:
+            self.stopping = self.stopping.after_epoch(loss, config.tol)
+        else:
+            history.validation_score.append(score)
+            improved = score > self.stopping.best_score
+            self.stopping = self.stopping.after_epoch(loss, config.tol, score)
+        self.samples_seen += n
+        tripped = self.stopping.trips(config.n_iter_no_change)
+        self.lr, answered = Schedule.of(config).after_epoch(self.lr, self.samples_seen, tripped)
+        if answered:  # 'adaptive' lowered the rate: the rule counts afresh
+            history.lr_changes.append((k, self.lr))
+            self.stopping, tripped = replace(self.stopping, no_improvement=0), False
+        self.epoch = k
+        if tripped:
+            what = "validation score" if score is not None else "training loss"
+            history.stopped = (f"{what} did not improve by more than tol={config.tol} for "
+                               f"{config.n_iter_no_change} consecutive epochs")
+        self.done = tripped or k >= config.epochs
+        return improved
+
+
+@dataclass(frozen=True)
+class Stack:
+    """How the loop reaches its models' arrays: one model's unstacked state (stacked
+    False), or K states stacked along a leading axis and trained by the vmapped epoch,
+    which leaves a model that is done, or whose epoch diverged, as it was."""
+
+    stacked: bool
+    placement: Placement
+
+    def metrics(self, packed) -> Metrics:
+        """The round's Metrics, each field with a leading model axis (K,)."""
+        host = self.placement.gather(packed)
+        return Metrics.unpack(host if self.stacked else np.asarray(host)[None])
+
+    def accept(self, new, old, keep: list):
+        """The state after a round: the program's (stacked: it already froze the models
+        that stopped or diverged), or for one model, the old one unless kept."""
+        return new if self.stacked or keep[0] else old
+
+    def with_rates(self, state: TrainState, lrs: list) -> TrainState:
+        return set_learning_rate(state, np.asarray(lrs) if self.stacked else lrs[0])
+
+    def keep_best(self, best, params, improved: list):
+        """Each model's best parameters: params where the score improved, else best's."""
+        if not self.stacked:
+            return params if improved[0] else best
+        if best is None:
+            return params
+        mask = self.placement.feed(np.asarray(improved))
+        program, _ = compiling.compiled("keep_best", lambda: _select, (mask, params, best))
+        return program(mask, params, best)
+
+
+def _select(mask, new, old):
+    return jax.tree.map(lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)
+
+
+@dataclass(frozen=True)
+class Round:
+    """What every round of `run_epochs` reads: the data on the device(s), n rows per epoch,
+    whether the targets are class labels, and the functions that give each round's row
+    orders and validation scores."""
+
+    data: tuple  # (x, t, sample_weight or None, x_divisor or None), placed
+    n: int
+    labels: bool
+    orders: Callable  # orders(members) -> the round's rows: (n,), or (K, n) stacked
+    score: Callable | None = None  # score(params) -> K validation scores; None: no validation set
+
+
+def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, rounds: Round, callback=None):
+    """Train the models until each is done: the one epoch loop of `fit` and of sweeps.
+
+    config gives the program (every member shares its program fields); members are
+    updated in place; state and best (the best validation parameters, or None) are K
+    models' arrays as `stack` holds them. callback(state, best) runs after each round in
+    which some model trained. Returns (state, best).
+    """
+    if all(m.done for m in members):
+        return state, best
+    rows = rounds.orders(members)
+    active = stack.placement.feed(np.array([not m.done for m in members]))
+    args = (state, *rounds.data, rows) + ((active,) if stack.stacked else ())
+    epoch, _ = compiled_epoch(config, rounds.n, args, stack.placement.batch_sharding, models=stack.stacked)
+    while not all(m.done for m in members):
+        t_round = time.perf_counter()
+        training = [not m.done for m in members]
+        new, packed = epoch(*args)
+        # the round's one read-back: each model's loss, (the weight of) the rows right and in
+        # all, whether its parameters are finite, and with alignment its angles
+        metrics = stack.metrics(packed)
+        # the validation scores, unless no model's epoch stayed finite (a diverged single model's
+        # parameters are not worth scoring; a stacked one's are its last finite ones)
+        finite = [t and not divergence(float(loss), bool(ok), 0)
+                  for t, loss, ok in zip(training, metrics.loss, metrics.finite)]
+        scores = rounds.score(new.params) if rounds.score is not None and any(finite) else None
+        seconds = time.perf_counter() - t_round
+        improved, keep, lrs = [], [], []
+        rates = [m.lr for m in members]
+        for i, m in enumerate(members):
+            good = False
+            if training[i]:
+                score = None if scores is None else float(scores[i])
+                good = m.after_epoch(Metrics(*(field[i] for field in metrics)), score, rounds.n, rounds.labels, seconds)
+            improved.append(good)
+            keep.append(training[i] and not m.diverged)
+            lrs.append(m.lr)
+        if not stack.stacked and members[0].diverged:
+            _replay_for_nans(config, rounds.n, stack.placement, state, rounds.data, rows)
+        state = stack.accept(new, state, keep)
+        if rounds.score is not None and any(improved):
+            best = stack.keep_best(best, state.params, improved)
+        if lrs != rates:
+            state = stack.with_rates(state, lrs)
+        if callback is not None and any(keep):
+            callback(state, best)
+        if all(m.done for m in members):
+            break
+        rows = rounds.orders(members)
+        active = stack.placement.feed(np.array([not m.done for m in members]))
+        args = (state, *rounds.data, rows) + ((active,) if stack.stacked else ())
+    return state, best
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """fit's inputs once checked: the training rows and their targets, and how to train."""
+
+    x: np.ndarray
+    y: np.ndarray
+    n_out: int
+    sample_weight: np.ndarray | None
+    validation: Validation | None
+    x_divisor: float | None
+    order: Callable[[int], np.ndarray]
+    devices: int
+
+
 def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=None,
         validation: Validation | tuple | None = None, params=None, resume: Progress | None = None,
         order: Callable[[int], np.ndarray] | None = None, callback: Callable[[Progress], None] | None = None,
@@ -149,7 +342,8 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=No
         batch's weight sum M (`jaxann.losses.batch_cost`). The epoch loss
         stays sum(C_batch rows_batch) / n; the training accuracy is weighted.
     validation: a `Validation` (or (x_val, y_val)); without one, config.validation_fraction
-        > 0 holds out that share of x (stratified) for one, scored by accuracy.
+        > 0 holds out that share of x (stratified, drawn from config.seed) for one, scored
+        by accuracy for labels and R^2 for targets.
     params: start from these instead of a fresh `init_mlp` (PRNG key from config.seed).
     resume: continue from a `Progress` (a checkpoint's, or `FitResult.progress`): its epoch
         count, optimizer state, history and stopping-rule memory; training runs on to
@@ -165,69 +359,57 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=No
     """
     config.validate()
     with counting() as compilations:
-        return _fit(config, x, y, n_out, sample_weight, validation, params, resume, order, callback, devices,
-                    x_divisor, compilations)
+        x, y, n_out, sample_weight, validation = _checked(config, x, y, n_out, sample_weight, validation, x_divisor)
+        n = x.shape[0]
+        inputs = _Inputs(x, y, n_out, sample_weight, validation, x_divisor,
+                         order or (lambda k: epoch_order(config.seed, k, n, config.shuffle)), devices)
+        if resume is None:
+            resume = start(config, params, sizes=config.sizes(x.shape[1], n_out))
+        if config.optimizer == "lbfgs":
+            if validation is not None or devices not in (None, 1):
+                raise JaxannError("L-BFGS trains on all the data on one device: no validation set, no devices")
+            result = _fit_lbfgs(config, inputs, resume, callback)
+        else:
+            result = _fit(config, inputs, resume, callback)
+    return replace(result, compile_seconds=compilations.seconds, compiled=compilations.names,
+                   loaded=compilations.loaded)
 
 
-def _fit(config, x, y, n_out, sample_weight, validation, params, resume, order, callback, devices, x_divisor,
-         compilations):
-    x, y, n_out, sample_weight, validation = _checked(config, x, y, n_out, sample_weight, validation, x_divisor)
-    n, dtype = x.shape[0], jnp.dtype(config.dtype)
-    if resume is None:
-        resume = start(config, params, sizes=config.sizes(x.shape[1], n_out))
-    if config.optimizer == "lbfgs":
-        if validation is not None or devices not in (None, 1):
-            raise JaxannError("L-BFGS trains on all the data on one device: no validation set, no devices")
-        return _fit_lbfgs(config, x, y, n_out, sample_weight, resume, callback, x_divisor, compilations)
-    order = order or (lambda k: epoch_order(config.seed, k, n, config.shuffle))
-    placement = Placement.over(devices, config.batch_rows(n))
+def _fit(config: TrainConfig, inputs: _Inputs, resume: Progress, callback) -> FitResult:
+    """fit for sgd and adam: `run_epochs` with one model."""
+    n, dtype = inputs.x.shape[0], jnp.dtype(config.dtype)
+    placement = Placement.over(inputs.devices, config.batch_rows(n))
     put = placement.put
     # the data go to the device(s) once; every epoch reads them from there
-    t = target_rows(y, n_out, dtype)
-    data = (put(np.asarray(x, dtype) if x_divisor is None else x), put(t),
-            None if sample_weight is None else put(np.asarray(sample_weight, dtype)),
-            None if x_divisor is None else put(np.asarray(x_divisor, dtype)))
-    first = resume.epoch
-    p = replace(resume, state=put(resume.state), history=resume.history.copy())
-    first_order = placement.feed(order(first))
-    epoch, _ = compiled_epoch(config, n, (p.state, *data, first_order), placement.batch_sharding)
-    schedule = Schedule.of(config)
-    diverged, fit_start = "", time.perf_counter()
-    for k in range(first, config.epochs):
-        t_epoch = time.perf_counter()
-        rows = first_order if k == first else placement.feed(order(k))
-        state, metrics = epoch(p.state, *data, rows)
-        # the epoch's one read-back: its loss, (the weight of) the rows right and in all, and
-        # whether the parameters are finite
-        loss, correct, total, finite, angles = Metrics.unpack(jax.device_get(placement.local(metrics)))
-        loss = float(loss)
-        p.history.loss.append(loss)
-        if y.ndim == 1:  # class labels: the argmax of a^L is the prediction
-            p.history.train_accuracy.append(float(correct) / float(total))
-        if config.alignment:
-            p.history.alignment.append([float(a) for a in angles])
-        diverged = divergence(loss, finite, k + 1)
-        if diverged:  # p keeps the last finite state
-            _replay_for_nans(config, n, placement, p.state, data, rows)
-            p.history.seconds.append(time.perf_counter() - t_epoch)
-            p.history.stopped = diverged
-            break
-        p, stop = _after_epoch(config, p, state, loss, validation, schedule, placement, n)
-        p.history.seconds.append(time.perf_counter() - t_epoch)
-        if callback is not None:
-            callback(p)
-        if stop:
-            break
+    t = target_rows(inputs.y, inputs.n_out, dtype)
+    data = (put(np.asarray(inputs.x, dtype) if inputs.x_divisor is None else inputs.x), put(t),
+            None if inputs.sample_weight is None else put(np.asarray(inputs.sample_weight, dtype)),
+            None if inputs.x_divisor is None else put(np.asarray(inputs.x_divisor, dtype)))
+    member = Member.of(config, resume)
+    validation = inputs.validation
+    score = None
+    if validation is not None:
+        score_of = validation.scorer(config)
+        score = lambda params: [score_of(placement.local(params))]  # noqa: E731
+    rounds = Round(data, n, inputs.y.ndim == 1, lambda members: placement.feed(inputs.order(members[0].epoch)),
+                   score)
+
+    def after_round(state, best):
+        callback(member.progress(state, best))
+
+    fit_start = time.perf_counter()
+    state, best = run_epochs(config, [member], put(resume.state), resume.stopping.best_params,
+                             Stack(False, placement), rounds, after_round if callback else None)
     fit_seconds = time.perf_counter() - fit_start
-    best = p.stopping.best_params
     # hand back ordinary single-device arrays (a no-op on one device)
-    params = placement.local(best if best is not None else p.state.params)
-    p = replace(p, state=placement.local(p.state), stopping=replace(p.stopping, best_params=placement.local(best)))
-    return FitResult(params, p.history, compilations.seconds, fit_seconds, p, bool(diverged), compilations.names,
-                     compilations.loaded)
+    state, best = placement.local(state), placement.local(best)
+    p = member.progress(state, best)
+    p = replace(p, history=member.history)
+    return FitResult(best if best is not None else state.params, member.history, 0.0, fit_seconds, p,
+                     member.diverged)
 
 
-def _fit_lbfgs(config, x, y, n_out, sample_weight, resume, callback, x_divisor, compilations):
+def _fit_lbfgs(config: TrainConfig, inputs: _Inputs, resume: Progress, callback) -> FitResult:
     """fit for optimizer "lbfgs": `jaxann.lbfgs.minimize` from resume's parameters, each
     iteration one epoch of the history (and of Progress.epoch)."""
     from jaxann import lbfgs  # SciPy loads for L-BFGS runs only
@@ -241,18 +423,18 @@ def _fit_lbfgs(config, x, y, n_out, sample_weight, resume, callback, x_divisor, 
         p.history.seconds.append(seconds)
         p = replace(p, epoch=first + iteration, state=p.state._replace(params=params))
         if callback is not None:
-            callback(p)
+            callback(replace(p, history=p.history.copy()))
 
-    outcome = lbfgs.minimize(replace(config, epochs=config.epochs - first), x, target_rows(y, n_out, config.dtype),
-                             sample_weight, p.state.params, max_fun=config.max_fun, x_divisor=x_divisor,
+    outcome = lbfgs.minimize(replace(config, epochs=config.epochs - first), inputs.x,
+                             target_rows(inputs.y, inputs.n_out, config.dtype), inputs.sample_weight,
+                             p.state.params, max_fun=config.max_fun, x_divisor=inputs.x_divisor,
                              callback=after_iteration)
     p = replace(p, state=p.state._replace(params=outcome.params))
     finite = all(np.isfinite(a).all() for a in jax.tree.leaves(outcome.params))
     diverged = divergence(outcome.loss, finite, p.epoch)
     # status 1 (a limit reached) ends the run as reaching its epochs ends an SGD run
     p.history.stopped = diverged or (f"L-BFGS converged: {outcome.message}" if outcome.status == 0 else "")
-    return FitResult(outcome.params, p.history, compilations.seconds, outcome.fit_seconds, p, bool(diverged),
-                     compilations.names, compilations.loaded, outcome)
+    return FitResult(outcome.params, p.history, 0.0, outcome.fit_seconds, p, bool(diverged), lbfgs=outcome)
 
 
 def _checked(config, x, y, n_out, sample_weight, validation, x_divisor):
@@ -266,27 +448,6 @@ def _checked(config, x, y, n_out, sample_weight, validation, x_divisor):
             x, y, sample_weight, config.validation_fraction, config.seed, stratify_labels(y))
         validation = Validation(x_val, y_val, weight_val, x_divisor=x_divisor)
     return x, y, n_out, sample_weight, validation
-
-
-def _after_epoch(config, p: Progress, state, loss, validation, schedule, placement, n):
-    """The decisions after a finite epoch: validation score, stopping rule, learning rate.
-    Returns (the Progress after the epoch, whether to stop)."""
-    stopping = p.stopping
-    if validation is not None:
-        score = validation.score_of(placement.local(state.params), config.activation)
-        p.history.validation_score.append(score)
-        stopping = stopping.after_epoch(loss, config.tol, score, state.params)
-    else:
-        stopping = stopping.after_epoch(loss, config.tol)
-    samples_seen = p.samples_seen + n
-    state, stop, stopping, new_lr = schedule.after_epoch(state, samples_seen, stopping, config.n_iter_no_change)
-    if new_lr is not None:
-        p.history.lr_changes.append((p.epoch + 1, new_lr))
-    if stop:
-        what = "validation score" if validation is not None else "training loss"
-        p.history.stopped = (f"{what} did not improve by more than tol={config.tol} for "
-                             f"{config.n_iter_no_change} consecutive epochs")
-    return replace(p, epoch=p.epoch + 1, state=state, samples_seen=samples_seen, stopping=stopping), stop
 
 
 def _replay_for_nans(config, n, placement, state, data, rows):

@@ -10,6 +10,7 @@ only scripts and the command line save or show figures (`jaxann plot NAME --out 
     perceptron(result)                       boundaries over the epochs: the rule vs gradient descent
     history(metrics)                         loss and accuracy curves of a saved run
     learning_rules(result)                   test accuracy per rule; hidden layers' angles to the gradient
+    sweep(result)                            a sweep's loss curves; each final score against each swept setting
 
 The numbers come from `jaxann.experiments` (or a training run); this module only draws.
 """
@@ -272,3 +273,39 @@ def learning_rules(result, axes=None):
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     return axes
+
+
+SCALE_LOG = ("lr", "alpha", "epsilon", "tol")  # settings swept over orders of magnitude
+
+
+def sweep(result, axes=None, score=None):
+    """Left: every model's loss curve (a `jaxann.sweep.SweepResult`). Then one panel per
+    swept setting (at most three): each model's final score (`score`, default "test" when
+    evaluated, else "train") against that setting's value."""
+    names = [n for n in _differing(result.configs)][:3]
+    axes = np.atleast_1d(_row(axes, 1 + len(names), figsize=(4.5 * (1 + len(names)), 4)))
+    score = score or ("test" if "test" in result.scores else "train")
+    values = result.scores[score]
+    for history in result.histories:
+        axes[0].plot(range(1, len(history.loss) + 1), history.loss, alpha=0.6)
+    axes[0].set(xlabel="epoch", ylabel="loss (with L2 term)", yscale="log",
+                title=f"Loss curves of {len(result.configs)} models")
+    for ax, name in zip(axes[1:], names):
+        settings = [c.to_dict()[name] for c in result.configs]
+        if name == "hidden":
+            settings = ["-".join(map(str, h)) for h in settings]
+        elif name == "batch_size":
+            settings = ["full" if b is None else str(b) for b in settings]
+        ax.scatter(settings, values, alpha=0.7)
+        if name in SCALE_LOG:
+            ax.set_xscale("log")
+        ax.set(xlabel=name, ylabel=f"{score} score", title=f"{score} score against {name}")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    return axes
+
+
+def _differing(configs):
+    from jaxann.sweep import differing  # the sweep's own notion of a swept setting
+
+    return differing(configs)

@@ -2,7 +2,7 @@
 
     outputs(params, x, activation, link)   a^L (or softmax / logistic of it) as NumPy, row-exact
     predict(params, x, activation)         argmax_j a^L_j
-    accuracy(params, x, y, activation)     the (weighted) fraction predicted right
+    accuracy(params, x, y, activation)     the (weighted) fraction predicted right (`jaxann.scoring`)
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 from jaxann import compiling
 from jaxann.errors import JaxannError
 from jaxann.network import feedforward
+from jaxann.scoring import scores
 
 LINKS = {"identity": lambda a: a, "softmax": jax.nn.softmax, "logistic": jax.nn.sigmoid, "exp": jax.numpy.exp}
 CHUNK = 4096
@@ -78,9 +79,16 @@ def predict(params, x, activation: str = "relu", x_divisor: float | None = None)
 
 def accuracy(params, x, y, activation: str = "relu", sample_weight=None, x_divisor: float | None = None) -> float:
     """The fraction of rows x whose predicted class is the label y (m,) (or argmax of
-    targets); with sample_weight (m,), the fraction of the weight; x_divisor as `outputs`."""
+    targets); with sample_weight (m,), the fraction of the weight; x_divisor as `outputs`.
+    One compiled call (`jaxann.scoring`)."""
     y = np.asarray(y)
     labels = y if y.ndim == 1 else y.argmax(axis=1)
     if not len(labels):
         return float("nan")
-    return float(np.average(predict(params, x, activation, x_divisor) == labels, weights=sample_weight))
+    x = np.asarray(x)
+    n_0 = params[0]["W"].shape[0]
+    if x.ndim != 2 or x.shape[1] != n_0:
+        raise JaxannError(f"x has shape {x.shape}; expected (m, {n_0}) rows")
+    if not np.isfinite(x).all():
+        raise JaxannError("x holds NaN or infinite values; expected finite numbers")
+    return float(scores(params, x, labels, activation, sample_weight=sample_weight, x_divisor=x_divisor)[0])

@@ -119,13 +119,14 @@ def learning_rate(state: TrainState):
 
 def set_learning_rate(state: TrainState, lr) -> TrainState:
     """The state with a new learning rate (an input of the compiled step: no recompilation):
-    a host array, or placed like the old one when that is spread over several devices."""
+    a host array, or placed like the old one when that is spread over several devices
+    (replicated, or split over a sweep's models)."""
     hyper = state.opt_state.hyperparams
     old = hyper["learning_rate"]
     lr = np.asarray(lr, old.dtype)
     sharding = getattr(old, "sharding", None)
     if sharding is not None and len(sharding.device_set) > 1:
-        lr = jax.device_put(lr, sharding)
+        lr = jax.make_array_from_callback(lr.shape, sharding, lambda index, lr=lr: lr[index])
     return state._replace(opt_state=state.opt_state._replace(hyperparams={**hyper, "learning_rate": lr}))
 
 
@@ -177,7 +178,8 @@ def make_step(optimizer: optax.GradientTransformation, config: TrainConfig) -> C
 
 def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callable:
     """One epoch as one `jax.lax.scan`: (state, x, t, sample_weight, x_divisor, order) ->
-    (state, the epoch's Metrics packed in one array (4,): `Metrics.unpack` reads it).
+    (state, the epoch's Metrics packed in one array (4,), or (4 + L,) with the alignment
+    angles: `Metrics.unpack` reads it).
 
     sample_weight (n,) holds the rows' weights, or is None: every row counts once (a program
     of its own, with no weights to read); x_divisor, when given (else None), makes each
@@ -245,7 +247,10 @@ def forget_compiled_epochs() -> None:
 
 def compiled_epoch(config: TrainConfig, n: int, args: tuple, batch_sharding=None, models: bool = False):
     """`epoch_function` compiled for args = (state, x, t, sample_weight, x_divisor, order),
-    or vmapped over models (state and order with a leading model axis); kept and reused.
+    or vmapped over models: args then end with `active` (K,), the state and order have a
+    leading model axis, and a model that is not active, or whose epoch made its loss or
+    parameters non-finite, leaves the epoch as it entered it (its metrics still report
+    the epoch). Kept and reused.
 
     The key is everything the program is built from: `config.program_config()` with its
     batch size resolved for n, n, the batch placement, whether it is vmapped, and the
@@ -257,7 +262,15 @@ def compiled_epoch(config: TrainConfig, n: int, args: tuple, batch_sharding=None
 
     def build():
         epoch = epoch_function(program, n, batch_sharding)
-        return jax.vmap(epoch, in_axes=(0, None, None, None, None, 0)) if models else epoch
+        if not models:
+            return epoch
+
+        def model_epoch(state, x, t, sample_weight, x_divisor, order, active):
+            new, packed = epoch(state, x, t, sample_weight, x_divisor, order)
+            keep = active & jnp.isfinite(packed[0]) & (packed[3] > 0)
+            return jax.tree.map(lambda a, b: jnp.where(keep, a, b), new, state), packed
+
+        return jax.vmap(model_epoch, in_axes=(0, None, None, None, None, 0, 0))
 
     return compiling.compiled("epoch", build, args, key=(program, n, batch_sharding, models))
 

@@ -1,11 +1,12 @@
 """The decisions taken between epochs: scikit-learn's stopping rule and learning-rate schedules.
 
-Both are small immutable objects that `jaxann.train.fit` and `jaxann.sweep` consult after
-each epoch; neither runs on the device.
+Both are small immutable objects that the training loop (`jaxann.loop`) consults after
+each epoch, for each model; neither runs on the device.
 
     stopping = stopping.after_epoch(loss, tol)                   no validation set
-    stopping = stopping.after_epoch(loss, tol, score, params)    with one
-    state, stop, stopping, new_lr = schedule.after_epoch(state, samples_seen, stopping, n_iter_no_change)
+    stopping = stopping.after_epoch(loss, tol, score)            with one (improved: a new best)
+    stopping.trips(n_iter_no_change)                             whether to stop
+    lr, answered = schedule.after_epoch(lr, samples_seen, tripped)   the next epoch's rate
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-import numpy as np
-
 from jaxann.config import TrainConfig
-from jaxann.program import TrainState, learning_rate, set_learning_rate
 
 MIN_ADAPTIVE_LR = 1e-6  # 'adaptive' stops once the rate is this small
 
@@ -66,29 +64,25 @@ class Schedule:
 
     constant:   lr stays lr0
     invscaling: lr = lr0 / (s + 1) ** power_t after each epoch, s = samples seen so far
-    adaptive:   when the stopping rule trips, lr / 5 and the count starts again, until
-                lr <= 1e-6, when training stops
-    lr0 may be an array (one rate per model of a sweep, whose state has a model axis).
+    adaptive:   when the stopping rule trips, lr / 5 (and the rule counts afresh), until
+                lr <= 1e-6, when the trip stops training
+    The schedule only sets rates; the stopping rule (`Stopping`) decides when to stop.
     """
 
     kind: str
-    lr0: float | np.ndarray
+    lr0: float
     power_t: float
 
     @classmethod
-    def of(cls, config: TrainConfig, lr0=None) -> "Schedule":
+    def of(cls, config: TrainConfig) -> "Schedule":
         kind = config.lr_schedule if config.optimizer == "sgd" else "constant"
-        return cls(kind, config.lr if lr0 is None else lr0, config.power_t)
+        return cls(kind, config.lr, config.power_t)
 
-    def after_epoch(self, state: TrainState, samples_seen: int, stopping: Stopping, n_iter_no_change: int):
-        """(state with its next learning rate, whether to stop, the stopping memory, the new
-        rate when 'adaptive' changed it, else None) after an epoch."""
+    def after_epoch(self, lr: float, samples_seen: int, tripped: bool) -> tuple[float, bool]:
+        """(the rate for the next epoch, whether it answers the stopping rule's trip: then
+        training goes on at the lower rate, and the rule's count starts again)."""
         if self.kind == "invscaling":
-            state = set_learning_rate(state, self.lr0 / (samples_seen + 1) ** self.power_t)
-        stop = stopping.trips(n_iter_no_change)
-        if stop and self.kind == "adaptive":
-            lr = float(learning_rate(state))
-            if lr > MIN_ADAPTIVE_LR:
-                state = set_learning_rate(state, lr / 5)
-                return state, False, replace(stopping, no_improvement=0), float(learning_rate(state))
-        return state, stop, stopping, None
+            return self.lr0 / (samples_seen + 1) ** self.power_t, False
+        if self.kind == "adaptive" and tripped and lr > MIN_ADAPTIVE_LR:
+            return lr / 5, True
+        return lr, False

@@ -5,7 +5,13 @@
     DIR/metrics.json     after training: `metrics(...)`, read back by `read_metrics`
     DIR/loss_curve.png   after training: the loss curve
 
-This module is the one owner of that layout and of the metrics' keys: the command line
+and the folder of `jaxann sweep --out DIR`:
+
+    DIR/checkpoint.npz   during the sweep: its SweepProgress (`jaxann.checkpoint.save_sweep`)
+    DIR/results.csv      after it: one row per model (`jaxann.sweep.SweepResult.to_csv`)
+    DIR/metrics.json     after it: a list of `metrics(...)`, one per model
+
+This module is the one owner of these layouts and of the metrics' keys: the command line
 writes through it, `jaxann plot history` reads through it. Every file is written by
 `jaxann.files.atomic_write`.
 """
@@ -101,3 +107,27 @@ class RunFolder:
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise JaxannError(f"{path}: not the metrics of a `jaxann train --out` run ({e})") from None
         return values
+
+
+class SweepFolder:
+    """The folder of one `jaxann sweep --out DIR` sweep."""
+
+    RESULTS = "results.csv"
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.checkpoint = self.path / CHECKPOINT
+
+    def remove_leftovers(self) -> list[Path]:
+        """Delete the temporaries that a sweep killed while writing its files left behind."""
+        return [leftover for name in (CHECKPOINT, self.RESULTS, METRICS)
+                for leftover in remove_leftovers(self.path / name)]
+
+    def save(self, result, entries: list) -> None:
+        """The finished sweep's table and per-model metrics."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            result.to_csv(self.path / self.RESULTS)
+        except OSError as e:
+            raise JaxannError(f"cannot write to {self.path}: {e.strerror or e}") from None
+        write_json(self.path / METRICS, entries)

@@ -94,9 +94,9 @@ def test_every_compilation_of_a_run_is_one_the_report_counts(tmp_path):
     assert r.returncode == 0, r.stderr
     logged = re.findall(r"Finished XLA compilation of jit\((\w+)\) in ([0-9.e-]+) sec", r.stderr)
     report = json.loads(metrics.read_text())
-    # initialisation, the epoch, and the forward pass for the validation, training and test rows
-    # (three bucket sizes); nothing else compiles, and every one is counted
-    assert sorted(name for name, _ in logged) == sorted(report["compiled"]) == ["epoch", "init"] + ["outputs"] * 3
+    # initialisation, the epoch, and the scores of the validation, training and test rows
+    # (three row counts); nothing else compiles, and every one is counted
+    assert sorted(name for name, _ in logged) == sorted(report["compiled"]) == ["epoch", "init"] + ["scores"] * 3
     assert report["compile_seconds"] >= sum(float(s) for _, s in logged)
 
 
@@ -133,7 +133,7 @@ def test_counts_agree_with_their_nouns(capsys):
     assert (count(1, "model"), count(0, "epoch"), count(3, "iteration")) == ("1 model", "0 epochs", "3 iterations")
     assert main(["sweep", "--epochs", "1", "--hidden", "4"]) == 0
     out = capsys.readouterr().out
-    assert "jaxann sweep: 1 model of 64-4-10" in out and "1 model trained in" in out
+    assert "jaxann sweep: 1 model (1 program) on digits" in out and "1 model trained in" in out
     # L-BFGS counts iterations: here it converges before --epochs 300
     assert main(["train", "--optimizer", "lbfgs", "--epochs", "300"]) == 0
     out = capsys.readouterr().out

@@ -12,7 +12,7 @@ from jaxann.backprop import FEEDBACK_RULES, feedback_matrices
 from jaxann.data import load
 from jaxann.loop import start
 from jaxann.per_example import per_example_grads
-from jaxann.sweep import fit_many
+from jaxann.sweep import fit_many, grid
 from jaxann.train import TrainConfig, fit
 
 RULES = ("feedback_alignment", "direct_feedback_alignment", "sign_symmetry")
@@ -151,13 +151,18 @@ def test_rules_learn_and_their_angles_settle_below_90_degrees(digits):
 
 
 def test_a_sweep_vmaps_over_each_models_feedback_matrices(digits):
-    config = TrainConfig(hidden=(16,), grad="direct_feedback_alignment", epochs=4)
-    swept = fit_many(config, digits.x_train, digits.y_train, seeds=[1, 2])
-    for member, params in zip(swept.configs, swept.params):
-        alone = fit(member, digits.x_train, digits.y_train).params
-        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(alone)):
+    config = TrainConfig(hidden=(16,), grad="direct_feedback_alignment", epochs=4, alignment=True)
+    swept = fit_many(grid(config, seed=[1, 2]), digits.x_train, digits.y_train)
+    for member, params, history in zip(swept.configs, swept.params, swept.histories):
+        alone = fit(member, digits.x_train, digits.y_train)
+        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(alone.params)):
             # vmap batches the matrix products: float32 rounding (measured 1e-7)
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        # the sweep records each model's angles to the gradient, as fit does; the output layer's
+        # is ~0 (DFA sends it the true delta), where arccos of a float32 cosine one ulp from 1
+        # reads sqrt(2 * 6e-8) rad = 0.02 degrees: hence 0.05 degrees
+        assert len(history.alignment) == 4
+        np.testing.assert_allclose(history.alignment, alone.history.alignment, atol=0.05)
     assert not np.allclose(swept.params[0][0]["W"], swept.params[1][0]["W"])
 
 

@@ -171,6 +171,21 @@ def test_fit_never_changes_the_progress_it_resumes_from():
     assert again.history.loss[:2] == first.history.loss  # the resumed history goes on from the first run's
 
 
+def test_each_epochs_progress_keeps_its_own_history(tmp_path):
+    from jaxann.checkpoint import load_checkpoint, save_checkpoint
+
+    x, y = small_problem(n=20)
+    config = TrainConfig(hidden=(4,), epochs=3, batch_size=5)
+    kept = []
+    result = fit(config, x, y, callback=kept.append)
+    # the Progress handed over after epoch k holds k losses, later epochs notwithstanding
+    assert [len(p.history.loss) for p in kept] == [1, 2, 3] and [p.epoch for p in kept] == [1, 2, 3]
+    assert kept[0].history.loss == result.history.loss[:1]
+    save_checkpoint(tmp_path / "c.npz", kept[0], config, [3, 4, 2])  # a consistent checkpoint of epoch 1
+    resumed = fit(config, x, y, resume=load_checkpoint(tmp_path / "c.npz", config, [3, 4, 2]))
+    assert resumed.history.loss == result.history.loss
+
+
 def test_training_accuracy_only_for_class_labels():
     x, y = small_problem(n=20, n_out=3)
     config = TrainConfig(hidden=(4,), epochs=2, batch_size=5)

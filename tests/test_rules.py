@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxann.config import TrainConfig
-from jaxann.program import initial_state, learning_rate
+from jaxann.program import initial_state, learning_rate, set_learning_rate
 from jaxann.rules import Schedule, Stopping
 
 
@@ -31,38 +31,32 @@ def test_score_rule_keeps_the_best_parameters():
     assert s.best_loss == math.inf  # the loss is not what this rule watches
 
 
-def state(config):
-    return initial_state(config, [2, 3, 2])
-
-
 def test_invscaling_sets_lr0_over_samples_seen_to_the_power_t():
     config = TrainConfig(lr=0.5, lr_schedule="invscaling", power_t=0.5)
-    new, stop, _, changed = Schedule.of(config).after_epoch(state(config), 99, Stopping(), 10)
-    assert float(learning_rate(new)) == pytest.approx(0.5 / 10)  # (99 + 1) ** 0.5 = 10
-    assert not stop and changed is None
+    lr, answered = Schedule.of(config).after_epoch(0.5, 99, tripped=False)
+    assert lr == pytest.approx(0.5 / 10) and not answered  # (99 + 1) ** 0.5 = 10
+    # a trip is the stopping rule's to act on: invscaling does not answer it
+    assert Schedule.of(config).after_epoch(0.5, 99, tripped=True) == (lr, False)
 
 
-def test_adaptive_divides_by_five_until_the_floor_then_stops():
-    config = TrainConfig(lr=1e-5, lr_schedule="adaptive")
-    tripped = Stopping(no_improvement=3)
-    schedule = Schedule.of(config)
-    new, stop, stopping, changed = schedule.after_epoch(state(config), 0, tripped, 2)
-    assert not stop and stopping.no_improvement == 0 and changed == pytest.approx(2e-6)
-    # at 2e-6 one more division: 4e-7 <= 1e-6; a rate at the floor stops instead
-    new, stop, _, _ = schedule.after_epoch(new, 0, tripped, 2)
-    assert not stop and float(learning_rate(new)) == pytest.approx(4e-7)
-    _, stop, _, changed = schedule.after_epoch(new, 0, tripped, 2)
-    assert stop and changed is None
+def test_adaptive_divides_by_five_until_the_floor_then_leaves_the_trip_to_stop():
+    schedule = Schedule.of(TrainConfig(lr=1e-5, lr_schedule="adaptive"))
+    assert schedule.after_epoch(1e-5, 0, tripped=False) == (1e-5, False)  # no trip: the rate stays
+    lr, answered = schedule.after_epoch(1e-5, 0, tripped=True)
+    assert answered and lr == pytest.approx(2e-6)
+    # at 2e-6 one more division: 4e-7 <= 1e-6; a rate at the floor no longer answers
+    lr, answered = schedule.after_epoch(lr, 0, tripped=True)
+    assert answered and lr == pytest.approx(4e-7)
+    assert schedule.after_epoch(lr, 0, tripped=True) == (lr, False)
 
 
 def test_adam_ignores_the_sgd_schedules():
     config = TrainConfig(optimizer="adam", lr=0.01, lr_schedule="invscaling")
-    new, _, _, _ = Schedule.of(config).after_epoch(state(config), 1000, Stopping(), 10)
-    assert float(learning_rate(new)) == pytest.approx(0.01)
+    assert Schedule.of(config).after_epoch(0.01, 1000, tripped=False) == (0.01, False)
 
 
-def test_a_sweep_schedule_sets_one_rate_per_model():
-    config = TrainConfig(lr_schedule="invscaling", power_t=1.0)
-    states = jax.tree.map(lambda *a: jnp.stack(a), state(config), state(config))
-    new, _, _, _ = Schedule.of(config, lr0=np.array([0.1, 0.3])).after_epoch(states, 1, Stopping(), 10)
-    np.testing.assert_allclose(learning_rate(new), [0.05, 0.15], rtol=1e-6)
+def test_a_stacked_state_takes_one_rate_per_model():
+    config = TrainConfig()
+    one = initial_state(config, [2, 3, 2])
+    states = jax.tree.map(lambda *a: jnp.stack(a), one, one)
+    np.testing.assert_allclose(learning_rate(set_learning_rate(states, [0.05, 0.15])), [0.05, 0.15], rtol=1e-6)

@@ -22,7 +22,7 @@ from jaxann.errors import JaxannError, TrainingDiverged
 # added only for the command being run, so `jaxann --help` imports no JAX
 COMMANDS = {
     "train": "train and evaluate a network",
-    "sweep": "train a grid of models (seeds x lr x alpha x momentum) as one program",
+    "sweep": "train many models (grids of any settings) as one program per shape",
     "plot": "draw one of the lecture's figures",
     "gradcheck": "backprop vs jax.grad vs finite differences, per layer",
     "bench": "time jaxann's training (and other libraries', from benchmarks/bench.py) side by side",

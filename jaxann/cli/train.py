@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 
-from jaxann.cli.args import add_network_flags, config_from, positive_int
+from jaxann.cli.args import (add_device_flags, add_network_flags, add_stopping_flags, config_from, positive_int,
+                             start_distributed)
 from jaxann.errors import JaxannError, TrainingDiverged
 from jaxann.files import check_writable
 
@@ -14,20 +15,13 @@ CHANCE_MARGIN = 0.01
 
 
 def add_arguments(p):
-    from jaxann.config import TrainConfig
-
-    d = TrainConfig()
     p.description = ("Train a feedforward network and report its training and test accuracy. "
         "The defaults are the lecture's configuration (50 relu hidden units, SGD lr 0.1 with "
         "Nesterov momentum 0.9, alpha 1e-4, batch 200, 10 epochs, seed 1), on digits (64-50-10) "
         "unless --dataset mnist (784-50-10). Exit status: 0 done, 1 diverged, 2 bad input, "
         "3 trained but at chance level (a warning says so).")
     add_network_flags(p)
-    p.add_argument("--tol", type=float, default=d.tol, help="stopping tolerance (default 1e-4)")
-    p.add_argument("--n-iter-no-change", type=positive_int, default=d.n_iter_no_change,
-                   help="epochs without improvement before stopping (default 10)")
-    p.add_argument("--validation-fraction", type=float, default=d.validation_fraction,
-                   help="share of the training rows held out for early stopping (default 0: none)")
+    add_stopping_flags(p)
     p.add_argument("--out", help="folder for checkpoint.npz (during training), params.npz, metrics.json "
                    "and loss_curve.png")
     p.add_argument("--checkpoint-every", type=positive_int, default=1,
@@ -36,13 +30,7 @@ def add_arguments(p):
                    help="with --out: continue from DIR/checkpoint.npz (same settings; --epochs may grow)")
     p.add_argument("--debug-nans", action="store_true",
                    help="JAX's NaN checking: stop at the first operation that makes a NaN, and name it")
-    p.add_argument("--devices", type=positive_int, default=1,
-                   help="data parallelism: split each batch over this many devices (default 1)")
-    p.add_argument("--distributed", action="store_true",
-                   help="call jax.distributed.initialize() first, so --devices counts every host's devices "
-                   "(coordinator from $JAX_COORDINATOR_ADDRESS or the cluster; see the README)")
-    p.add_argument("--num-processes", type=positive_int, help="with --distributed: number of processes")
-    p.add_argument("--process-id", type=int, help="with --distributed: this process's index")
+    add_device_flags(p, "data parallelism: split each batch over this many devices")
     p.set_defaults(run=run)
 
 
@@ -66,8 +54,7 @@ def run(args) -> int:
         check_writable(args.metrics)
     if args.out:
         check_writable(args.out, "folder")
-    if args.distributed or args.num_processes is not None or args.process_id is not None:
-        jax.distributed.initialize(num_processes=args.num_processes, process_id=args.process_id)
+    start_distributed(args)
     use_program_store(args.compile_cache)
     data = load(args.dataset, args.data_dir)
     sizes = config.sizes(data.raw_train.shape[1], data.n_classes)
