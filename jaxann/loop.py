@@ -259,8 +259,11 @@ class Round:
     data: tuple  # (x, t, sample_weight or None, x_divisor or None), placed
     n: int
     labels: bool
-    orders: Callable  # orders(members) -> the round's rows: (n,), or (K, n) stacked
+    orders: Callable  # orders(members, ahead) -> the rows of each model's epoch + ahead: (n,), or (K, n) stacked
     score: Callable | None = None  # score(params) -> K validation scores; None: no validation set
+    # whether the next round's orders may be drawn while the device runs this one (they
+    # must not consume a random stream: the next round may never come)
+    ahead: bool = False
 
 
 def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, rounds: Round, callback=None):
@@ -273,7 +276,7 @@ def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, ro
     """
     if all(m.done for m in members):
         return state, best
-    rows = rounds.orders(members)
+    rows = rounds.orders(members, 0)
     active = stack.placement.feed(np.array([not m.done for m in members]))
     args = (state, *rounds.data, rows) + ((active,) if stack.stacked else ())
     epoch, _ = compiled_epoch(config, rounds.n, args, stack.placement.batch_sharding, models=stack.stacked)
@@ -281,6 +284,8 @@ def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, ro
         t_round = time.perf_counter()
         training = [not m.done for m in members]
         new, packed = epoch(*args)
+        # while the device runs the round: the next one's orders, for the models that go on
+        ahead = rounds.orders(members, 1) if rounds.ahead else None
         # the round's one read-back: each model's loss, (the weight of) the rows right and in
         # all, whether its parameters are finite, and with alignment its angles
         metrics = stack.metrics(packed)
@@ -311,7 +316,7 @@ def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, ro
             callback(state, best)
         if all(m.done for m in members):
             break
-        rows = rounds.orders(members)
+        rows = ahead if ahead is not None else rounds.orders(members, 0)
         active = stack.placement.feed(np.array([not m.done for m in members]))
         args = (state, *rounds.data, rows) + ((active,) if stack.stacked else ())
     return state, best
@@ -391,8 +396,8 @@ def _fit(config: TrainConfig, inputs: _Inputs, resume: Progress, callback) -> Fi
     if validation is not None:
         score_of = validation.scorer(config)
         score = lambda params: [score_of(placement.local(params))]  # noqa: E731
-    rounds = Round(data, n, inputs.y.ndim == 1, lambda members: placement.feed(inputs.order(members[0].epoch)),
-                   score)
+    rounds = Round(data, n, inputs.y.ndim == 1,
+                   lambda members, ahead: placement.feed(inputs.order(members[0].epoch + ahead)), score)
 
     def after_round(state, best):
         callback(member.progress(state, best))

@@ -22,6 +22,7 @@ its L2 term alpha / (2 m) ||W||^2.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import Callable, NamedTuple
 
@@ -107,9 +108,39 @@ def initial_state(config: TrainConfig, sizes, params=None) -> TrainState:
     if config.optimizer == "lbfgs":  # L-BFGS's memory lives in SciPy, for one run (`jaxann.lbfgs`)
         return TrainState(params, optax.EmptyState(), np.asarray(config.alpha, dtype))
     feedback = feedback_matrices(layer_sizes(params), config.grad, config.seed, config.feedback_scale, dtype)
-    zeros = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), jax.eval_shape(make_optimizer(config).init, params))
+    shapes = _zero_optimizer_state(config.optimizer, config.nesterov, config.dtype, tuple(layer_sizes(params)))
+    zeros = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), shapes)
     hyper = {name: np.asarray(value, dtype) for name, value in hyperparameters(config).items()}
     return TrainState(params, zeros._replace(hyperparams=hyper), np.asarray(config.alpha, dtype), feedback)
+
+
+def initial_states(configs: list, sizes) -> TrainState:
+    """K models' states before their first step (configs of one program), stacked along a
+    leading axis on the host: model i's is `initial_state(configs[i], sizes)`, its
+    parameters drawn from its seed by one vmapped program per initialisation scheme."""
+    dtype = jnp.dtype(configs[0].dtype)
+    params = [None] * len(configs)
+    for scheme in dict.fromkeys(c.init for c in configs):
+        chosen = [i for i, c in enumerate(configs) if c.init == scheme]
+        seeds = np.asarray([configs[i].seed for i in chosen], np.int64 if jax.config.jax_enable_x64 else np.int32)
+        draw, _ = compiling.compiled(
+            "init", lambda: jax.vmap(lambda seed: init_mlp(jax.random.key(seed), sizes, scheme, dtype)), (seeds,),
+            key=(tuple(sizes), scheme, configs[0].dtype, "models"))
+        drawn = jax.device_get(draw(seeds))
+        for j, i in enumerate(chosen):
+            params[i] = jax.tree.map(lambda a, j=j: a[j], drawn)
+    states = [initial_state(c, sizes, p) for c, p in zip(configs, params)]
+    return jax.tree.map(lambda *leaves: np.stack(leaves), *states)
+
+
+@functools.lru_cache(maxsize=64)
+def _zero_optimizer_state(optimizer: str, nesterov: bool, dtype: str, sizes: tuple):
+    """The shapes of the optimizer state of parameters of these sizes (traced once per kind
+    and sizes: a sweep's models share them)."""
+    config = TrainConfig(optimizer=optimizer, nesterov=nesterov, dtype=dtype)
+    shapes = tuple({"W": jax.ShapeDtypeStruct((n_in, n_out), dtype), "b": jax.ShapeDtypeStruct((n_out,), dtype)}
+                   for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    return jax.eval_shape(make_optimizer(config).init, shapes)
 
 
 def learning_rate(state: TrainState):

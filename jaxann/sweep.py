@@ -43,9 +43,10 @@ from jaxann.compiling import counting
 from jaxann.config import TrainConfig
 from jaxann.errors import JaxannError
 from jaxann.inputs import check_data, check_sample_weight, stratify_labels, validation_rows
-from jaxann.loop import History, Member, Round, Stack, epoch_order, run_epochs, start
+from jaxann.loop import History, Member, Round, Stack, epoch_order, run_epochs
 from jaxann.losses import target_rows
 from jaxann.placement import Placement
+from jaxann.program import initial_states
 from jaxann.rules import Stopping
 from jaxann.scoring import Scorer
 
@@ -321,8 +322,7 @@ def _group(members, indices, x, y, n_out, sample_weight, devices, saved) -> Grou
     sizes = config.sizes(x.shape[1], n_out)
     records = [Member(c, 0, History(), 0, Stopping(), c.lr, done=False) for c in configs]
     records += [Member(configs[-1], 0, History(), 0, Stopping(), configs[-1].lr, done=True) for _ in range(padding)]
-    states = [jax.device_get(start(r.config, sizes=sizes).state) for r in records]
-    state = jax.tree.map(lambda *leaves: np.stack(leaves), *states)
+    state = initial_states([r.config for r in records], sizes)
     return Group(indices, config, records, state, None, train_rows, val_rows)
 
 
@@ -345,13 +345,13 @@ def _train(group: Group, x, y, n_out, sample_weight, x_divisor, devices, after_r
     n_train = x.shape[0] if group.train_rows is None else group.train_rows.shape[1]
     idle = np.zeros(n_train, np.int32)
 
-    def orders(members):
+    def orders(members, ahead):
         rows = []
         for i, m in enumerate(members):
             if m.done:
                 rows.append(idle)
                 continue
-            order = epoch_order(m.config.seed, m.epoch, n_train, m.config.shuffle)
+            order = epoch_order(m.config.seed, m.epoch + ahead, n_train, m.config.shuffle)
             rows.append(order if group.train_rows is None else group.train_rows[i][order].astype(np.int32))
         return placement.feed(np.stack(rows))
 
@@ -360,7 +360,7 @@ def _train(group: Group, x, y, n_out, sample_weight, x_divisor, devices, after_r
         scorer = _scorer(group, x, y, sample_weight, x_divisor, put)
         score = lambda params: scorer(params, group.val_rows, models=True, feed=placement.feed,  # noqa: E731
                                       gather=placement.gather)
-    rounds = Round(data, n_train, y.ndim == 1, orders, score)
+    rounds = Round(data, n_train, y.ndim == 1, orders, score, ahead=True)
     best = None if group.best is None else placement.stack(group.best)
     group.state, group.best = run_epochs(config, records, placement.stack(group.state), best,
                                          Stack(True, placement), rounds, after_round)
