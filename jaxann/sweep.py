@@ -45,7 +45,7 @@ from jaxann.errors import JaxannError
 from jaxann.inputs import check_data, check_sample_weight, stratify_labels, validation_rows
 from jaxann.loop import History, Member, Round, Stack, epoch_order, run_epochs
 from jaxann.losses import target_rows
-from jaxann.placement import Placement
+from jaxann.placement import Placement, gather
 from jaxann.program import initial_states
 from jaxann.rules import Stopping
 from jaxann.scoring import Scorer
@@ -389,27 +389,21 @@ def _progress(members, groups, n_groups) -> SweepProgress:
     for g in groups:
         real = len(g.indices)
         records = [replace(r, history=r.history.copy()) for r in g.members[:real]]
-        state = jax.tree.map(lambda a: _host(a)[:real], g.state)
-        best = None if g.best is None else jax.tree.map(lambda a: _host(a)[:real], g.best)
+        state = jax.tree.map(lambda a: gather(a)[:real], g.state)
+        best = None if g.best is None else jax.tree.map(lambda a: gather(a)[:real], g.best)
         saved.append((list(g.indices), records, state, best))
     return SweepProgress(list(members), saved + [None] * (n_groups - len(groups)))
-
-
-def _host(a):
-    from jaxann.placement import gather
-
-    return gather(a)
 
 
 def _result(members, groups, n_groups, fit_seconds) -> SweepResult:
     histories, params = [None] * len(members), [None] * len(members)
     for g in groups:
-        final = jax.tree.map(_host, _final(g))
+        final = jax.tree.map(gather, _final(g))
         for j, i in enumerate(g.indices):
             histories[i] = g.members[j].history
             params[i] = jax.tree.map(lambda a, j=j: np.asarray(a[j]), final)
         # the group's arrays on the host, for evaluate() and the progress
-        g.state = jax.tree.map(_host, g.state)
-        g.best = None if g.best is None else jax.tree.map(_host, g.best)
+        g.state = jax.tree.map(gather, g.state)
+        g.best = None if g.best is None else jax.tree.map(gather, g.best)
     return SweepResult(list(members), histories, params, fit_seconds=fit_seconds,
                        progress=_progress(members, groups, n_groups), groups=groups)
