@@ -8,13 +8,11 @@ modules load the same way (`jaxann.data.load("digits")` after a bare `import jax
 
 import importlib
 import importlib.util
-import sys
-import types
 
 # public name -> the module that defines it
 _PUBLIC = {
     "ACTIVATIONS": "activations", "derivative": "activations", "get_activation": "activations",
-    "backprop": "backprop",
+    "backprop": "deltas",
     "load_params": "checkpoint", "save_params": "checkpoint",
     "TrainConfig": "config",
     "JaxannError": "errors",
@@ -41,18 +39,3 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_PUBLIC))
-
-
-class _Package(types.ModuleType):
-    """`jaxann.backprop` is the lecture's function and also the name of its module: loading
-    the module makes Python set the package attribute to the module, which would hide the
-    function. Keep public names for their functions (the module stays importable with
-    `from jaxann.backprop import ...`)."""
-
-    def __setattr__(self, name, value):
-        if name in _PUBLIC and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

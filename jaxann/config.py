@@ -22,14 +22,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import jax
 
 from jaxann.activations import ACTIVATIONS
-from jaxann.backprop import RULES
+from jaxann.deltas import GRADS
 from jaxann.errors import JaxannError
 from jaxann.losses import LOSSES
 from jaxann.network import INITS
 
 OPTIMIZERS = ("sgd", "adam", "lbfgs")
 LR_SCHEDULES = ("constant", "invscaling", "adaptive")
-GRADS = ("autodiff", *RULES)
 DTYPES = ("float32", "float64")
 
 
@@ -57,7 +56,7 @@ class TrainConfig:
     grad: the update direction: "autodiff" (jax.grad), "backprop" (the lecture's recursion),
         or a learning rule that sends the error back through other matrices
         ("feedback_alignment", "direct_feedback_alignment", "sign_symmetry";
-        `jaxann.backprop`), whose fixed random matrices are drawn from the seed with
+        `jaxann.deltas`), whose fixed random matrices are drawn from the seed with
         entries scaled by feedback_scale.
     alignment: record, per epoch, each layer's angle in degrees between the update of
         `grad` and the true gradient (autodiff) on the same batches (History.alignment).

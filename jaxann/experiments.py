@@ -1,6 +1,6 @@
 """The lecture's experiments: the numbers behind `jaxann plot` (drawn by `jaxann.plots`).
 
-Each function runs one experiment with the library's own training (`jaxann.train.fit`)
+Each function runs one experiment with the library's own training (`jaxann.loop.fit`)
 and returns plain data (arrays, lists, dicts); drawing is `jaxann.plots`'s job, so
 scripts can reuse either half.
 

@@ -36,7 +36,7 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from jaxann import network
-from jaxann.backprop import backprop
+from jaxann.deltas import backprop
 from jaxann.errors import JaxannError
 
 

@@ -1,34 +1,65 @@
 """Training data as `fit` accepts it: checks, sample weights, and the validation split.
 
-All on the host (NumPy); a rejected input raises `JaxannError` saying what was wrong and
-what was expected.
+On the host (NumPy), or on a JAX array's known values (a tracer's are not known: only its
+shape and dtype are checked); a rejected input raises `JaxannError` saying what was wrong
+and what was expected. `check_rows` is the one check of rows x (training, prediction, the
+math functions), `check_labels` the one check of class labels, `is_concrete` the one test
+for traced values.
 """
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxann.errors import JaxannError
 
 
+def is_concrete(a) -> bool:
+    """True when a's values can be read (not a tracer inside jit, grad or vmap)."""
+    return not isinstance(a, jax.core.Tracer)
+
+
+def check_rows(x, n_0: int | None = None, *, single: bool = False, empty: bool = False):
+    """x as rows (m, n_0) of finite numbers (NumPy stays NumPy, a JAX array stays one);
+    single: one example (n_0,) is accepted too; empty: m = 0 is accepted. n_0 None: any
+    width > 0. Else JaxannError."""
+    x = x if isinstance(x, (np.ndarray, jax.Array)) else np.asarray(x)
+    width = n_0 if n_0 is not None else "n_features"
+    shape_ok = (x.ndim == 2 or (single and x.ndim == 1)) and x.shape[-1] > 0 and (
+        n_0 is None or x.shape[-1] == n_0) and (empty or x.ndim == 1 or x.shape[0] > 0)
+    if not shape_ok:
+        raise JaxannError(f"x has shape {x.shape}; expected (m, {width})" + ("" if empty else " with m > 0")
+                          + (f", or ({width},)" if single else "")
+                          + (f", for a first layer of {n_0} inputs" if n_0 is not None else ""))
+    if not np.issubdtype(x.dtype, np.number):
+        raise JaxannError(f"x has dtype {x.dtype}; expected numbers")
+    if is_concrete(x) and not bool(np.isfinite(x).all() if isinstance(x, np.ndarray) else jnp.all(jnp.isfinite(x))):
+        raise JaxannError("x holds NaN or infinite values; expected finite numbers")
+    return x
+
+
+def check_labels(y, n_out: int) -> None:
+    """Refuse known labels y outside 0..n_out-1 (a tracer's values are not known)."""
+    if is_concrete(y) and np.size(y):
+        lo, hi = int(np.min(y)), int(np.max(y))
+        if lo < 0 or hi >= n_out:
+            raise JaxannError(f"labels y range over {lo}..{hi}; expected 0..{n_out - 1} "
+                              f"for an output layer of {n_out} units")
+
+
 def check_data(x, y, n_out: int | None = None):
     """x (n, n_0) finite numbers and labels (n,) / targets (n, n_out); returns (x, y, n_out)."""
-    x = np.asarray(x)
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise JaxannError(f"x has shape {x.shape}; expected (n_samples, n_features) with both > 0")
-    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
-        raise JaxannError("x holds NaN, infinite or non-numeric values; expected finite numbers")
+    x = check_rows(np.asarray(x))
     y = np.asarray(y)
     if y.shape[0] != x.shape[0] or y.ndim not in (1, 2):
         raise JaxannError(f"y has shape {y.shape}; expected ({x.shape[0]},) labels or ({x.shape[0]}, n_outputs) targets")
     if y.ndim == 1:
         if not np.issubdtype(y.dtype, np.integer):
             raise JaxannError(f"labels y have dtype {y.dtype}; expected integer class indices 0..k-1")
-        if y.min() < 0:
-            raise JaxannError(f"labels y include {y.min()}; expected class indices >= 0")
-        n_out = n_out or int(y.max()) + 1
-        if y.max() >= n_out:
-            raise JaxannError(f"labels y range up to {y.max()}; expected 0..{n_out - 1}")
+        n_out = n_out or max(int(y.max()) + 1, 1)
+        check_labels(y, n_out)
     else:
         if not np.all(np.isfinite(y)):
             raise JaxannError("targets y hold NaN or infinite values; expected finite numbers")

@@ -23,10 +23,10 @@ import numpy as np
 import scipy.optimize
 
 from jaxann import compiling
+from jaxann.deltas import value_and_gradient
 from jaxann.config import TrainConfig
 from jaxann.losses import reported_cost
 from jaxann.network import layer_sizes
-from jaxann.program import value_and_gradient
 
 
 @dataclass

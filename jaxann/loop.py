@@ -27,7 +27,7 @@ import numpy as np
 from jaxann.config import TrainConfig
 from jaxann.errors import JaxannError
 from jaxann.inputs import check_data, check_sample_weight, split_validation, stratify_labels
-from jaxann.losses import target_rows
+from jaxann.losses import as_targets
 from jaxann.network import layer_sizes
 from jaxann import compiling
 from jaxann.compiling import counting
@@ -386,7 +386,7 @@ def _fit(config: TrainConfig, inputs: _Inputs, resume: Progress, callback) -> Fi
     placement = Placement.over(inputs.devices, config.batch_rows(n))
     put = placement.put
     # the data go to the device(s) once; every epoch reads them from there
-    t = target_rows(inputs.y, inputs.n_out, dtype)
+    t = as_targets(inputs.y, inputs.n_out, len(inputs.y), dtype)
     data = (put(np.asarray(inputs.x, dtype) if inputs.x_divisor is None else inputs.x), put(t),
             None if inputs.sample_weight is None else put(np.asarray(inputs.sample_weight, dtype)),
             None if inputs.x_divisor is None else put(np.asarray(inputs.x_divisor, dtype)))
@@ -431,7 +431,7 @@ def _fit_lbfgs(config: TrainConfig, inputs: _Inputs, resume: Progress, callback)
             callback(replace(p, history=p.history.copy()))
 
     outcome = lbfgs.minimize(replace(config, epochs=config.epochs - first), inputs.x,
-                             target_rows(inputs.y, inputs.n_out, config.dtype), inputs.sample_weight,
+                             as_targets(inputs.y, inputs.n_out, len(inputs.y), config.dtype), inputs.sample_weight,
                              p.state.params, max_fun=config.max_fun, x_divisor=inputs.x_divisor,
                              callback=after_iteration)
     p = replace(p, state=p.state._replace(params=outcome.params))

@@ -18,7 +18,7 @@ Regularisation, scikit-learn's convention (m = rows in the batch, biases not pen
 
     l2 = alpha / (2 m) * sum_l ||W^l||^2
 
-Each cost owns its output-layer delta, delta^L = de/dz^L, used by `jaxann.backprop`.
+Each cost owns its output-layer delta, delta^L = de/dz^L, used by the delta recursion (`jaxann.deltas`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxann.errors import JaxannError
+from jaxann.inputs import check_labels, is_concrete
 
 
 def softmax(a: jax.Array) -> jax.Array:
@@ -156,19 +157,14 @@ def random_targets(key, loss: str, m: int, n_out: int, dtype):
 def one_hot(labels, n_out: int, dtype):
     """Rows (m, n_out) with a 1 in each label's column: NumPy for labels on the host (no
     device program), `jax.nn.one_hot` for traced ones."""
-    if isinstance(labels, jax.core.Tracer):
+    if not is_concrete(labels):
         return jax.nn.one_hot(labels, n_out, dtype=dtype)
     return np.eye(n_out, dtype=dtype)[np.asarray(labels).astype(np.intp)]
 
 
-def target_rows(y, n_out: int, dtype) -> np.ndarray:
-    """Training's target rows (n, n_out) from checked labels (n,) (one-hot) or target rows
-    (n, n_out) (as dtype), on the host."""
-    return one_hot(y, n_out, dtype) if np.ndim(y) == 1 else np.asarray(y, dtype)
-
-
 def as_targets(y, n_out: int, m: int, dtype) -> jax.Array:
-    """Target rows (m, n_out) from integer labels (m,) or targets (m, n_out).
+    """Target rows (m, n_out) from integer labels (m,) (one-hot) or targets (m, n_out) (as
+    dtype): NumPy for host arrays (training's rows, no device program), JAX for JAX ones.
 
     Raises ValueError for a wrong shape, and for labels outside 0..n_out-1 when their
     values are known (not under a jax transformation, where they cannot be inspected).
@@ -179,13 +175,7 @@ def as_targets(y, n_out: int, m: int, dtype) -> jax.Array:
             raise JaxannError(
                 f"integer labels y have shape {y.shape}; expected ({m},), one label per row of x"
             )
-        if not isinstance(y, jax.core.Tracer) and m > 0:
-            lo, hi = int(np.min(y)), int(np.max(y))
-            if lo < 0 or hi >= n_out:
-                raise JaxannError(
-                    f"labels y range over {lo}..{hi}; expected 0..{n_out - 1} "
-                    f"for an output layer of {n_out} units"
-                )
+        check_labels(y, n_out)
         return one_hot(y, n_out, dtype)
     if y.shape != (m, n_out):
         raise JaxannError(

@@ -25,6 +25,7 @@ import numpy as np
 
 from jaxann.activations import get_activation
 from jaxann.errors import JaxannError
+from jaxann.inputs import check_rows, is_concrete
 from jaxann.losses import as_targets, batch_cost, get_loss
 
 INITS = ("glorot_uniform", "glorot_normal", "he_normal")
@@ -122,29 +123,14 @@ def _output(params, x, activation):
 
 
 def check_input(params, x) -> jax.Array:
-    """x as an array of params' dtype, shape (m, n_0) or (n_0,); else ValueError."""
+    """x as an array of params' dtype, shape (m, n_0) or (n_0,) (`jaxann.inputs.check_rows`);
+    else JaxannError."""
     if not isinstance(params, (tuple, list)) or not params or not all(
         isinstance(layer, dict) and "W" in layer and "b" in layer for layer in params
     ):
         raise JaxannError('params must be a non-empty tuple of layers {"W": ..., "b": ...}')
     W1 = params[0]["W"]
-    x = jnp.asarray(x)
-    n_0 = W1.shape[0]
-    if x.ndim not in (1, 2) or x.shape[-1] != n_0 or x.shape[0] == 0:
-        raise JaxannError(
-            f"x has shape {x.shape}; expected (m, {n_0}) with m > 0, or ({n_0},), for a first "
-            f"layer of {n_0} inputs"
-        )
-    if not jnp.issubdtype(x.dtype, jnp.number):
-        raise JaxannError(f"x has dtype {x.dtype}; expected numbers")
-    if is_concrete(x) and not bool(jnp.all(jnp.isfinite(x))):
-        raise JaxannError("x holds NaN or infinite values; expected finite numbers")
-    return x.astype(W1.dtype)
-
-
-def is_concrete(a) -> bool:
-    """True when a's values can be read (not a tracer inside jit, grad or vmap)."""
-    return not isinstance(a, jax.core.Tracer)
+    return jnp.asarray(check_rows(x, W1.shape[0], single=True)).astype(W1.dtype)
 
 
 @partial(jax.jit, static_argnames=("activation",))
@@ -168,7 +154,7 @@ def objective(params, x, t, sample_weight, activation: str, loss: str, alpha):
     """(C, a^L): the cost that training minimises, for rows x (m, n_0), target rows t
     (m, n_L) and sample weights (m,) (`jaxann.losses.batch_cost`), with the outputs a^L
     (m, n_L) beside it. Both gradient sources differentiate this: `jax.grad` directly,
-    `jaxann.backprop.value_and_backprop` by the delta recursion.
+    `jaxann.deltas.value_and_backprop` by the delta recursion.
     """
     a_L = jax.vmap(_output, in_axes=(None, 0, None))(params, x, activation)
     return batch_cost(params, a_L, t, sample_weight, loss, alpha), a_L

@@ -5,7 +5,7 @@
 so that mean_i g_i is the batch gradient of `jaxann.loss` with alpha = 0. The result has
 the tree of `params` with a leading axis m on every leaf: W^l (m, n_{l-1}, n_l), b^l
 (m, n_l). Two sources, as for training: "autodiff" vmaps `jax.grad` of one example's cost;
-"backprop" vmaps the lecture's recursion (`jaxann.backprop.example_gradient`), whose
+"backprop" vmaps the lecture's recursion (`jaxann.deltas.example_gradient`), whose
 per-example weight gradient is the outer product a^{l-1} (delta^l)^T.
 
 Typical use, per-example gradient norms (for clipping, or to find the examples that
@@ -23,8 +23,7 @@ from functools import partial
 
 import jax
 
-from jaxann.backprop import example_gradient
-from jaxann.config import GRADS
+from jaxann.deltas import GRADS, example_gradient
 from jaxann.errors import JaxannError
 from jaxann.losses import get_loss
 from jaxann.network import feedforward, prepare
@@ -46,7 +45,7 @@ def per_example_grads(params, x, y, activation: str = "relu", loss: str = "cross
                       grad: str = "autodiff", feedback=()):
     """For rows x (m, n_0) and labels (m,) / targets (m, n_L): each example's gradient (for
     a learning rule other than backprop, its update direction; feedback: the rule's fixed
-    matrices, `jaxann.backprop.feedback_matrices`).
+    matrices, `jaxann.deltas.feedback_matrices`).
 
     Returns params' tree with a leading axis m (see the module docstring); no L2 term.
     """

@@ -11,7 +11,7 @@ import jax
 import numpy as np
 
 from jaxann import compiling
-from jaxann.errors import JaxannError
+from jaxann.inputs import check_rows
 from jaxann.network import feedforward
 from jaxann.scoring import scores
 
@@ -38,10 +38,9 @@ def outputs(params, x, activation: str = "relu", link: str = "identity", x_divis
     x_divisor: x holds raw rows (e.g. uint8 pixels) whose features are x / x_divisor.
     """
     dtype = np.dtype(params[0]["W"].dtype)
-    x = np.asarray(x, dtype) if x_divisor is None else np.asarray(x)
     n_0 = params[0]["W"].shape[0]
-    if x.ndim != 2 or x.shape[1] != n_0:
-        raise JaxannError(f"x has shape {x.shape}; expected (m, {n_0}) rows")
+    x = check_rows(np.asarray(x), n_0, empty=True)
+    x = np.asarray(x, dtype) if x_divisor is None else x
     # host arrays go to the program's call as they are: it copies them to the device faster
     # than jax.device_put would
     divisor = () if x_divisor is None else (np.asarray(x_divisor, dtype),)
@@ -57,8 +56,6 @@ def outputs(params, x, activation: str = "relu", link: str = "identity", x_divis
     parts = []  # each chunk's a^L, dispatched before any is read back
     for start in range(0, x.shape[0], CHUNK):
         rows = x[start:start + CHUNK]
-        if not np.isfinite(rows).all():
-            raise JaxannError("x holds NaN or infinite values; expected finite numbers")
         m = rows.shape[0]
         if m < bucket(m):
             rows = np.concatenate([rows, np.zeros((bucket(m) - m, n_0), x.dtype)])
@@ -85,10 +82,5 @@ def accuracy(params, x, y, activation: str = "relu", sample_weight=None, x_divis
     labels = y if y.ndim == 1 else y.argmax(axis=1)
     if not len(labels):
         return float("nan")
-    x = np.asarray(x)
-    n_0 = params[0]["W"].shape[0]
-    if x.ndim != 2 or x.shape[1] != n_0:
-        raise JaxannError(f"x has shape {x.shape}; expected (m, {n_0}) rows")
-    if not np.isfinite(x).all():
-        raise JaxannError("x holds NaN or infinite values; expected finite numbers")
+    x = check_rows(np.asarray(x), params[0]["W"].shape[0])
     return float(scores(params, x, labels, activation, sample_weight=sample_weight, x_divisor=x_divisor)[0])

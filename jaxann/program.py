@@ -32,7 +32,7 @@ import numpy as np
 import optax
 
 from jaxann import compiling, optimizers
-from jaxann.backprop import feedback_matrices, value_and_backprop
+from jaxann.deltas import autodiff, feedback_matrices, value_and_gradient
 from jaxann.config import TrainConfig
 from jaxann.losses import reported_cost
 from jaxann.network import init_mlp, layer_sizes, objective
@@ -161,18 +161,6 @@ def set_learning_rate(state: TrainState, lr) -> TrainState:
     return state._replace(opt_state=state.opt_state._replace(hyperparams={**hyper, "learning_rate": lr}))
 
 
-def _autodiff(params, x, t, sample_weight, activation, loss, alpha, feedback=()):
-    return jax.value_and_grad(objective, has_aux=True)(params, x, t, sample_weight, activation, loss, alpha)
-
-
-def value_and_gradient(grad: str) -> Callable:
-    """((C, a^L), update direction) for (params, x, t, sample_weight, activation, loss,
-    alpha, feedback): `jax.grad` of the objective, or the delta recursion of `grad`'s rule."""
-    if grad == "autodiff":
-        return _autodiff
-    return lambda *args, feedback=(): value_and_backprop(*args, rule=grad, feedback=feedback)
-
-
 def angles(g, g_true) -> jax.Array:
     """Per layer, the angle in degrees between the weight updates g and g_true (L,)."""
     def angle(a, b):
@@ -199,7 +187,7 @@ def make_step(optimizer: optax.GradientTransformation, config: TrainConfig) -> C
         correct = jnp.sum(sample_weight * (jnp.argmax(a_L, axis=-1) == jnp.argmax(t, axis=-1)))
         measured = ()
         if config.alignment:
-            g_true = _autodiff(state.params, x, t, sample_weight, activation, loss, state.alpha)[1]
+            g_true = autodiff(state.params, x, t, sample_weight, activation, loss, state.alpha)[1]
             measured = angles(g, g_true)
         return state._replace(params=params, opt_state=opt_state), Metrics(C, correct, jnp.sum(sample_weight),
                                                                            angles=measured)

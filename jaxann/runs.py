@@ -84,17 +84,16 @@ class RunFolder:
         """Delete the temporaries that a run killed while writing its files left behind."""
         return [leftover for name in (CHECKPOINT, PARAMS, METRICS) for leftover in remove_leftovers(self.path / name)]
 
-    def save(self, params, run_metrics: dict, history: History) -> None:
-        """The finished run's parameters, metrics and loss-curve figure."""
-        from jaxann.plots import loss_curve
-
+    def save(self, params, run_metrics: dict, draw_loss_curve) -> None:
+        """The finished run's parameters, metrics and loss-curve figure (draw_loss_curve() ->
+        a matplotlib Figure: the figures are the command line's to draw)."""
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             save_params(self.path / PARAMS, params)
         except OSError as e:
             raise JaxannError(f"cannot write to {self.path}: {e.strerror or e}") from None
         write_json(self.path / METRICS, run_metrics)
-        save_figure(self.path / LOSS_CURVE, lambda: loss_curve(history).figure)
+        save_figure(self.path / LOSS_CURVE, draw_loss_curve)
 
     def read_metrics(self) -> dict:
         """DIR/metrics.json, its history under `History`'s keys (older runs' files say

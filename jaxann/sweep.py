@@ -44,7 +44,7 @@ from jaxann.config import TrainConfig
 from jaxann.errors import JaxannError
 from jaxann.inputs import check_data, check_sample_weight, stratify_labels, validation_rows
 from jaxann.loop import History, Member, Round, Stack, epoch_order, run_epochs
-from jaxann.losses import target_rows
+from jaxann.losses import as_targets
 from jaxann.placement import Placement, gather
 from jaxann.program import initial_states
 from jaxann.rules import Stopping
@@ -339,7 +339,7 @@ def _train(group: Group, x, y, n_out, sample_weight, x_divisor, devices, after_r
     dtype = jnp.dtype(config.dtype)
     placement = _placement(group, devices)
     put = placement.put
-    data = (put(np.asarray(x, dtype) if x_divisor is None else x), put(target_rows(y, n_out, dtype)),
+    data = (put(np.asarray(x, dtype) if x_divisor is None else x), put(as_targets(y, n_out, len(y), dtype)),
             None if sample_weight is None else put(np.asarray(sample_weight, dtype)),
             None if x_divisor is None else put(np.asarray(x_divisor, dtype)))
     n_train = x.shape[0] if group.train_rows is None else group.train_rows.shape[1]

@@ -1,15 +1,17 @@
 """Training by gradient descent over optax: online, mini-batch and full-batch.
 
-    result = jaxann.train.fit(TrainConfig(...), x, y)
+    from jaxann.train import TrainConfig, fit
 
-This module gathers the training layer's public names; each piece has a module of its own:
+This module only re-exports the training layer's public names from their homes:
 
     jaxann.config      TrainConfig: the run's settings, their validation and dict form
     jaxann.program     optimizer, step, epoch (one compiled lax.scan), compiled programs kept
     jaxann.rules       the stopping rule and the learning-rate schedules
-    jaxann.loop        fit, Progress, History, epoch orders, validation sets
+    jaxann.loop        fit and the one epoch loop, Progress, History, epoch orders, validation sets
     jaxann.inputs      checks of x, y and sample weights; the validation split
     jaxann.predict     outputs, predict, accuracy
+    jaxann.scoring     scores of one or many models in one compiled call
+    jaxann.sweep       many models at once, one program per shape
     jaxann.placement   one device or data parallelism over several
 
 Batch size: 1 is online learning, n (or None) full-batch gradient descent, anything

@@ -32,7 +32,7 @@ def test_bad_sample_weights_are_refused(w, message):
     (np.zeros((0, 3)), np.zeros(0, int), r"x has shape \(0, 3\)"),
     (np.full((4, 3), np.nan), np.zeros(4, int), "x holds NaN"),
     (np.zeros((4, 3)), np.zeros(5, int), r"y has shape \(5,\); expected \(4,\)"),
-    (np.zeros((4, 3)), np.array([0, 1, -1, 0]), "labels y include -1"),
+    (np.zeros((4, 3)), np.array([0, 1, -1, 0]), r"labels y range over -1\.\.1; expected 0\.\.1"),
     (np.zeros((4, 3)), np.array([0.5, 1, 0, 0]), "labels y have dtype float64; expected integer"),
 ])
 def test_bad_data_is_refused(x, y, message):

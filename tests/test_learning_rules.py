@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import jaxann
-from jaxann.backprop import FEEDBACK_RULES, feedback_matrices
+from jaxann.deltas import FEEDBACK_RULES, feedback_matrices
 from jaxann.data import load
 from jaxann.loop import start
 from jaxann.per_example import per_example_grads

@@ -83,7 +83,9 @@ def run(args) -> int:
     if args.metrics:
         write_json(args.metrics, run_metrics)
     if folder:
-        folder.save(result.params, run_metrics, result.history)
+        from jaxann.plots import loss_curve
+
+        folder.save(result.params, run_metrics, lambda: loss_curve(result.history).figure)
     if train_acc <= chance + CHANCE_MARGIN:
         print(f"jaxann: warning: training ended at chance level (training accuracy {train_acc:.4f}; always "
               f"answering the commonest class gives {chance:.4f}); lower the learning rate (--lr)", file=sys.stderr)

@@ -18,7 +18,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from jaxann.backprop import FEEDBACK_RULES
+from jaxann.deltas import FEEDBACK_RULES
 from jaxann.config import GRADS, TrainConfig
 from jaxann.inputs import split_validation
 from jaxann.loop import History, Validation, fit, iteration_line, start
@@ -103,7 +103,8 @@ class _BaseMLP(BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
-    # --- fitted state: coefs_ / intercepts_ own the weights, _progress everything else a
+    # --- fitted state: coefs_ / intercepts_ own the weights (the current ones, which after
+    # early stopping are the best validation epoch's), _progress everything else a
     # later fit or partial_fit continues from (optimizer state, samples seen, the stopping
     # rule's memory); the attributes below are read off it
 
@@ -233,6 +234,9 @@ class _BaseMLP(BaseEstimator):
         else:
             progress = start(config, self._params, before.samples_seen if before else 0)
             progress = replace(progress, stopping=before.stopping if before else Stopping())
+        if progress.stopping.best_score > -np.inf:
+            # the best validation weights so far: after an early-stopping fit, coefs_ hold them
+            progress = replace(progress, stopping=replace(progress.stopping, best_params=self._params))
         if (self.validation_scores_ is None) == self.early_stopping:
             # a warm start that turns early stopping on or off: the rule starts afresh in its new form
             self.validation_scores_ = [] if self.early_stopping else None
@@ -308,9 +312,10 @@ class _BaseMLP(BaseEstimator):
     def _store(self, result, dtype):
         """The fitted attributes, and the Progress a later fit continues from (as NumPy)."""
         history, p = result.history, result.progress
-        host = lambda tree: jax.tree.map(np.asarray, tree)  # noqa: E731
-        self._progress = replace(p, epoch=0, history=History(), state=host(p.state),
-                                 stopping=replace(p.stopping, best_params=host(p.stopping.best_params)))
+        # the weights live in coefs_ / intercepts_ alone: the kept Progress holds the rest
+        state = jax.tree.map(np.asarray, p.state._replace(params=()))
+        self._progress = replace(p, epoch=0, history=History(), state=state,
+                                 stopping=replace(p.stopping, best_params=None))
         self._set_weights(result.params, dtype)
         self.n_iter_ = len(history.loss)
         self.loss_curve_ = list(self.loss_curve_) + history.loss

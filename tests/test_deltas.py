@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import jaxann
 from jaxann.activations import ACTIVATIONS, SMOOTH
-from jaxann.backprop import example_gradient
+from jaxann.deltas import example_gradient
 from jaxann.gradcheck import finite_differences, relative_error
 from jaxann.losses import LOSSES, as_targets, random_targets
 

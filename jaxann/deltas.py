@@ -25,12 +25,15 @@ layer l, drawn on the host from the run's seed in a stream of their own.
 step 4 over the m examples -- sum_i a_i^{l-1} (delta_i^l)^T is one matrix product,
 (a^{l-1})^T @ delta^l, rather than m outer products summed -- and adds the L2 term's
 gradient alpha / m * W^l. The result has
-the tree structure of `params` and equals `jax.grad(jaxann.loss)` to rounding.
+the tree structure of `params` and equals `jax.grad(jaxann.loss)` to rounding (it is
+`jaxann.backprop`). `GRADS` names every source of an update direction, `jax.grad` and
+the rules, and `value_and_gradient(grad)` gives training the one it names.
 """
 
 from __future__ import annotations
 
 from functools import partial
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -39,12 +42,14 @@ import numpy as np
 from jaxann.activations import get_activation
 from jaxann.errors import JaxannError
 from jaxann.losses import batch_cost, get_loss
-from jaxann.network import check_alpha, feedforward, prepare
+from jaxann.network import check_alpha, feedforward, objective, prepare
 
 
 RULES = ("backprop", "feedback_alignment", "direct_feedback_alignment", "sign_symmetry")
 # the rules whose error travels back through fixed random matrices
 FEEDBACK_RULES = ("feedback_alignment", "direct_feedback_alignment")
+# every source of an update direction: jax.grad of the cost, or one of the rules above
+GRADS = ("autodiff", *RULES)
 FEEDBACK_STREAM = 0xFEEDBAC  # the feedback matrices' stream, beside the initialisation's
 
 
@@ -147,3 +152,16 @@ def backprop(params, x, y, activation: str = "relu", loss: str = "cross_entropy"
     """
     x, t = prepare(params, x, y, activation, loss)
     return _backprop(params, x, t, activation, loss, check_alpha(alpha), rule, tuple(feedback))
+
+
+def autodiff(params, x, t, sample_weight, activation, loss, alpha, feedback=()):
+    """((C, a^L), jax.grad of the objective): the true gradient, in `value_and_gradient`'s form."""
+    return jax.value_and_grad(objective, has_aux=True)(params, x, t, sample_weight, activation, loss, alpha)
+
+
+def value_and_gradient(grad: str) -> Callable:
+    """((C, a^L), update direction) for (params, x, t, sample_weight, activation, loss,
+    alpha, feedback): `jax.grad` of the objective, or the delta recursion of `grad`'s rule."""
+    if grad == "autodiff":
+        return autodiff
+    return lambda *args, feedback=(): value_and_backprop(*args, rule=grad, feedback=feedback)
