@@ -124,7 +124,7 @@ def forget() -> None:
 def _placement(a):
     """Where an argument lives, for the key: None for a host array or one on a single device
     (a program compiled for either takes both: passing host arrays straight to the call
-    copies them several times faster than `jax.device_put` does), else its sharding."""
+    copies them faster than `jax.device_put` does), else its sharding."""
     sharding = getattr(a, "sharding", None)
     return None if sharding is None or len(sharding.device_set) == 1 else sharding
 

@@ -90,9 +90,8 @@ def minimize(config: TrainConfig, x, t, sample_weight, params, *, max_fun: int =
     """L-BFGS-B from params on the whole of rows x (n, n_0), target rows t (n, n_L) and
     sample weights (n,) or None; config.epochs iterations at most, max_fun evaluations.
 
-    callback(iteration, loss, seconds, params) runs after each iteration (scikit-learn's verbose
-    report went through SciPy's `iprint`, which SciPy 1.15 removed; its callers print
-    from here).
+    callback(iteration, loss, seconds, params) runs after each iteration (the estimators'
+    verbose report prints from there).
     """
     dtype = jnp.dtype(config.dtype)
     sizes = layer_sizes(params)

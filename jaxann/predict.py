@@ -31,10 +31,10 @@ def outputs(params, x, activation: str = "relu", link: str = "identity", x_divis
     more than CHUNK rows go through CHUNK at a time, only the last chunk padded, so no
     padded copy of a large x is made).
 
-    Each row's values are independent of where the row stands in x: XLA's CPU matmul
-    computes the last m % 8 rows with another kernel, whose float32 sums round differently
-    in the last bit, and every bucket is a multiple of 8, so predicting shuffled rows gives
-    the shuffled predictions exactly (scikit-learn's estimator checks ask for that to 1e-7).
+    Each row's values are independent of where the row stands in x: a matmul may sum the
+    last m % 8 rows in another order (XLA's CPU one does), and every bucket is a multiple
+    of 8, so predicting shuffled rows gives the shuffled predictions exactly (scikit-learn's
+    estimator checks ask for that to 1e-7; tested).
     x_divisor: x holds raw rows (e.g. uint8 pixels) whose features are x / x_divisor.
     """
     dtype = np.dtype(params[0]["W"].dtype)

@@ -43,6 +43,19 @@ def fresh_programs(monkeypatch):
 
 
 @pytest.fixture
+def small_problem():
+    """small_problem(n=10, n_in=3, n_out=2, seed=0) -> (x, y): n standard normal rows of
+    n_in features and labels in 0..n_out-1."""
+    import numpy as np
+
+    def make(n=10, n_in=3, n_out=2, seed=0):
+        rng = np.random.default_rng(seed)
+        return rng.normal(size=(n, n_in)), rng.integers(0, n_out, size=n)
+
+    return make
+
+
+@pytest.fixture
 def key():
     return jax.random.key(0)
 

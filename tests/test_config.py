@@ -7,12 +7,6 @@ from jaxann.config import TrainConfig
 from jaxann.loop import fit
 
 
-def small_problem(n=10, n_in=3, n_out=2, seed=0):
-    import numpy as np
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, n_in)), rng.integers(0, n_out, size=n)
-
-
 @pytest.mark.parametrize("field,value,message", [
     ("lr", 0.0, "learning rate 0.0 must be a positive number"),
     ("lr", float("nan"), "learning rate nan must be a positive number"),
@@ -22,7 +16,7 @@ def small_problem(n=10, n_in=3, n_out=2, seed=0):
     ("hidden", (0,), "hidden layer sizes [0] must be positive integers"),
     ("validation_fraction", 1.0, "validation fraction 1.0 must be in [0, 1)"),
 ])
-def test_bad_settings_are_refused(field, value, message):
+def test_fit_refuses_bad_settings(field, value, message, small_problem):
     x, y = small_problem()
     with pytest.raises(jaxann.JaxannError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
         fit(TrainConfig(**{field: value}), x, y)
@@ -34,3 +28,42 @@ def test_dict_form_round_trips_and_sizes():
     assert TrainConfig.from_dict(config.to_dict()) == config
     assert config.sizes(784, 10) == [784, 30, 20, 10]
     assert config.batch_rows(50) == 50 and TrainConfig(batch_size=200).batch_rows(150) == 150
+
+
+@pytest.mark.parametrize("values,message", [
+    (dict(loss="hinge"), "unknown loss 'hinge'; expected one of: cross_entropy"),
+    (dict(optimizer="rmsprop"), "unknown optimizer 'rmsprop'; expected one of: sgd, adam, lbfgs"),
+    (dict(grad="hebbian"), "unknown grad 'hebbian'; expected one of: autodiff, backprop"),
+    (dict(lr_schedule="cosine"), "unknown lr_schedule 'cosine'"),
+    (dict(init="zeros"), "unknown init 'zeros'"),
+    (dict(dtype="float16"), "unknown dtype 'float16'"),
+    (dict(hidden=(3, 2.5)), "hidden layer sizes [3, 2.5] must be positive integers"),
+    (dict(lr=-0.1), "learning rate -0.1 must be a positive number"),
+    (dict(power_t=-1.0), "power_t -1.0 must be a number >= 0"),
+    (dict(momentum=1.5), "momentum 1.5 must be in [0, 1]"),
+    (dict(beta1=1.0), "beta1, beta2 = 1.0, 0.999 must be in [0, 1)"),
+    (dict(beta2=-0.1), "beta1, beta2 = 0.9, -0.1 must be in [0, 1)"),
+    (dict(epsilon=0.0), "epsilon 0.0 must be positive"),
+    (dict(alpha=float("inf")), "alpha inf must be a number >= 0"),
+    (dict(batch_size=2.5), "batch size 2.5 must be a positive integer (or full)"),
+    (dict(epochs=1.5), "epochs 1.5 must be a positive integer"),
+    (dict(tol=-1e-3), "tol -0.001 must be >= 0"),
+    (dict(n_iter_no_change=0), "n_iter_no_change 0 must be a positive integer"),
+    (dict(validation_fraction=-0.1), "validation fraction -0.1 must be in [0, 1)"),
+    (dict(max_fun=0), "max_fun 0 must be a positive integer"),
+    (dict(feedback_scale=0.0), "feedback_scale 0.0 must be a positive number"),
+    (dict(optimizer="lbfgs", grad="sign_symmetry"), "L-BFGS needs a true gradient"),
+    (dict(optimizer="lbfgs", validation_fraction=0.1), "validation_fraction must be 0 with optimizer 'lbfgs'"),
+    (dict(dtype="float64"), "dtype float64 needs jax_enable_x64"),
+])
+def test_validate_names_the_first_setting_out_of_range(values, message):
+    import re
+
+    with pytest.raises(jaxann.JaxannError, match=re.escape(message)):
+        TrainConfig(**values).validate()
+
+
+def test_valid_settings_pass_and_validate_returns_the_config(x64):
+    config = TrainConfig(hidden=(3, 2), lr=1e-3, momentum=0.0, beta1=0.0, batch_size=None, dtype="float64",
+                         optimizer="lbfgs", grad="backprop")
+    assert config.validate() is config

@@ -11,18 +11,13 @@ from jaxann.inputs import split_validation
 from jaxann.loop import fit
 
 
-def small_problem(n=10, n_in=3, n_out=2, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, n_in)), rng.integers(0, n_out, size=n)
-
-
 @pytest.mark.parametrize("w, message", [
     (np.ones(5), "sample_weight has shape (5,)"),
     (np.r_[np.ones(11), np.nan], "expected finite weights >= 0, some > 0"),
     (np.r_[np.ones(11), -1.0], "expected finite weights >= 0, some > 0"),
     (np.zeros(12), "expected finite weights >= 0, some > 0"),
 ])
-def test_bad_sample_weights_are_refused(w, message):
+def test_bad_sample_weights_are_refused(w, message, small_problem):
     x, y = small_problem(n=12)
     with pytest.raises(jaxann.JaxannError, match=re.escape(message)):
         fit(TrainConfig(hidden=(3,), epochs=1), x, y, sample_weight=w)

@@ -12,12 +12,7 @@ from jaxann.config import TrainConfig
 from jaxann.loop import fit
 
 
-def small_problem(n=10, n_in=3, n_out=2, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, n_in)), rng.integers(0, n_out, size=n)
-
-
-def test_no_recompilation_between_epochs(monkeypatch, fresh_programs):
+def test_no_recompilation_between_epochs(monkeypatch, fresh_programs, small_problem):
     traces = []
     real_make_step = program_mod.make_step
 
@@ -49,7 +44,8 @@ def test_no_recompilation_between_epochs(monkeypatch, fresh_programs):
     ({"optimizer": "adam", "lr": 0.01}, {"optimizer": "adam", "lr": 0.003, "beta1": 0.5, "beta2": 0.9,
                                          "epsilon": 1e-3, "seed": 2}),
 ], ids=["sgd", "sgd-plain-invscaling", "adam"])
-def test_a_kept_program_trains_exactly_as_a_fresh_compilation(monkeypatch, first, second, x64, fresh_programs):
+def test_a_kept_program_trains_exactly_as_a_fresh_compilation(monkeypatch, first, second, x64, fresh_programs,
+                                                               small_problem):
     # the kept program must read every numeric setting from its inputs, none baked in at its
     # first compilation: a fit through it equals the same fit compiled afresh, bit for bit
     x, y = small_problem(n=23, n_in=4, n_out=3)
@@ -65,7 +61,7 @@ def test_a_kept_program_trains_exactly_as_a_fresh_compilation(monkeypatch, first
         np.testing.assert_array_equal(a, b)
 
 
-def test_every_program_field_is_in_the_key_and_no_other(fresh_programs):
+def test_every_program_field_is_in_the_key_and_no_other(fresh_programs, small_problem):
     # a field that shapes the program compiles anew; input and loop fields reuse the program
     base = TrainConfig(hidden=(5,), epochs=1, batch_size=4)
     x, y = small_problem(n=12)

@@ -352,7 +352,7 @@ class _ReshuffledOrder:
     def __call__(self, epoch: int) -> np.ndarray:
         if self.shuffle:
             # what sklearn.utils.shuffle(rows, random_state=rng) does, without its input checks
-            # (a sixth of a millisecond per epoch): shuffle an arange in place, then index by it
+            # (they run every epoch): shuffle an arange in place, then index by it
             order = np.arange(len(self.rows))
             self.rng.shuffle(order)
             self.rows = self.rows[order]

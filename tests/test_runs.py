@@ -1,0 +1,52 @@
+"""`jaxann.runs`: the run folder's and the sweep folder's files, and the metrics schema."""
+
+import json
+
+import numpy as np
+import pytest
+
+from jaxann.config import TrainConfig
+from jaxann.errors import JaxannError
+from jaxann.loop import History
+from jaxann.runs import METRICS, RunFolder, SweepFolder, metrics, write_json
+
+
+def test_metrics_hold_the_common_keys_then_the_extra_ones():
+    h = History(loss=[1.0, 0.5], seconds=[0.1, 0.1])
+    m = metrics(TrainConfig(lr=0.3), h, train_accuracy=0.9, test_accuracy=0.8, fit_seconds=0.2,
+                compile_seconds=0.5, devices=2)
+    assert list(m)[:7] == ["train_accuracy", "test_accuracy", "loss_curve", "fit_seconds", "compile_seconds",
+                           "device", "config"]
+    assert m["devices"] == 2 and m["n_iter"] == 2 and m["config"]["lr"] == 0.3 and m["loss_curve"] == [1.0, 0.5]
+
+
+def test_a_run_folder_round_trips_its_metrics_and_refuses_other_files(tmp_path):
+    folder = RunFolder(tmp_path / "run")
+    folder.path.mkdir()
+    h = History(loss=[1.0])
+    write_json(folder.path / METRICS, metrics(TrainConfig(), h, train_accuracy=1.0, test_accuracy=0.5,
+                                               fit_seconds=1.0, compile_seconds=0.0))
+    assert folder.read_metrics()["test_accuracy"] == 0.5
+    (folder.path / METRICS).write_text(json.dumps({"history": {}}))
+    with pytest.raises(JaxannError, match="not the metrics of a `jaxann train --out` run"):
+        folder.read_metrics()
+
+
+def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
+    for folder in (RunFolder(tmp_path), SweepFolder(tmp_path)):
+        (tmp_path / ".checkpoint.npz.1234.tmp").write_bytes(b"half")
+        assert [p.name for p in folder.remove_leftovers()] == [".checkpoint.npz.1234.tmp"]
+        assert not (tmp_path / ".checkpoint.npz.1234.tmp").exists()
+
+
+def test_a_sweep_folder_writes_its_table_and_metrics(tmp_path):
+    from jaxann.data import load
+    from jaxann.sweep import fit_many, grid
+
+    d = load("digits")
+    result = fit_many(grid(TrainConfig(hidden=(4,), epochs=1), seed=[1, 2]), d.x_train, d.y_train)
+    SweepFolder(tmp_path / "s").save(result, [{"model": 0}, {"model": 1}])
+    lines = (tmp_path / "s" / "results.csv").read_text().splitlines()
+    assert lines[0].startswith("model,seed,epochs,stopped") and len(lines) == 3
+    assert json.loads((tmp_path / "s" / METRICS).read_text()) == [{"model": 0}, {"model": 1}]
+    assert np.isfinite([float(line.split(",")[-1]) for line in lines[1:]]).all()
