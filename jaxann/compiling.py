@@ -23,7 +23,12 @@
   this thread, so a run reports exactly the programs it compiled (`JAX_LOG_COMPILES=1`
   lists the same ones, as `jit(NAME)`); each program loaded from disk adds its name to
   the ledgers' `loaded`.
-Nothing else in jaxann calls `jax.jit` on a path that runs per fit or prediction.
+Every program of a fit, a sweep, a prediction or a score goes through here. The stated
+exceptions (tested: `tests/test_compiling.py`) are the lecture's math functions, which
+users compose with their own `jax.jit`, `jax.grad` and `jax.vmap` and so must stay plain
+jitted JAX functions (`jaxann.forward`, `jaxann.loss`, `jaxann.backprop`,
+`jaxann.per_example_grads`), and the measuring tools' own functions (`jaxann gradcheck`'s
+finite differences, `jaxann bench`'s matmul rate, the perceptron experiment's gradient).
 """
 
 from __future__ import annotations

@@ -145,6 +145,8 @@ def forward(params, x, activation: str = "relu") -> jax.Array:
 
     Hidden layers apply the activation named by `activation`; the output layer is linear
     (apply `jaxann.softmax` for class probabilities). x is cast to the parameters' dtype.
+    A JAX function, to compose with `jax.jit`, `jax.grad` and `jax.vmap`; predictions of
+    host data go through `jaxann.predict.outputs` (row-exact buckets, the program store).
     """
     get_activation(activation)
     return _forward(params, check_input(params, x), activation)

@@ -106,3 +106,21 @@ def test_a_program_that_jax_own_cache_handed_back_is_never_stored(tmp_path):
         JAXANN_COMPILE_CACHE=str(store))
     assert out.split() == ["['init',", "'epoch']", "[]"]
     assert any(theirs.iterdir()) and not store.exists()
+
+
+def test_jax_jit_is_called_only_by_the_stated_exceptions():
+    # compiling.py's notes: every program of a fit, sweep, prediction or score goes through
+    # `compiled`; the math functions users compose, and the measuring tools, jit their own
+    import re
+    from pathlib import Path
+
+    import jaxann
+
+    package = Path(jaxann.__file__).parent
+    found = {}
+    for path in sorted(package.rglob("*.py")):
+        hits = re.findall(r"@jax\.jit\b|jax\.jit[,(]", path.read_text())
+        if hits:
+            found[str(path.relative_to(package))] = len(hits)
+    assert found == {"compiling.py": 1, "network.py": 2, "deltas.py": 1, "per_example.py": 1,
+                     "gradcheck.py": 1, "bench.py": 1, "experiments.py": 1}
