@@ -109,12 +109,7 @@ def load_checkpoint(path, config: TrainConfig, sizes) -> Progress:
     optimizer, seed, ...); only `epochs` may differ.
     """
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        meta = json.loads(arrays.pop("meta").tobytes().decode())
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise ValueError(f"format {meta.get('format') if isinstance(meta, dict) else None!r}, "
-                             f"expected {FORMAT!r}")
+        arrays, meta = _read(path, FORMAT)
         saved_config, saved_sizes = meta["config"], meta["sizes"]
         epoch, samples_seen = int(meta["epoch"]), int(meta["samples_seen"])
         history = History.from_dict(meta["history"])
@@ -182,12 +177,7 @@ def load_sweep(path):
     a sweep checkpoint or whose arrays do not fit its own records (fit_many checks that its
     members are the checkpoint's)."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        meta = json.loads(arrays.pop("meta").tobytes().decode())
-        if not isinstance(meta, dict) or meta.get("format") != SWEEP_FORMAT:
-            raise ValueError(f"format {meta.get('format') if isinstance(meta, dict) else None!r}, "
-                             f"expected {SWEEP_FORMAT!r}")
+        arrays, meta = _read(path, SWEEP_FORMAT)
         configs = [TrainConfig.from_dict(c) for c in meta["configs"]]
         groups = []
         for g, saved in enumerate(meta["groups"]):
@@ -216,6 +206,17 @@ def load_sweep(path):
     except UNREADABLE + (KeyError, TypeError, IndexError) as e:
         raise CheckpointError(f"{path}: not a readable jaxann sweep checkpoint ({e})") from None
     return SweepProgress(configs, groups)
+
+
+def _read(path, format: str):
+    """(the arrays, the JSON meta) of a checkpoint file of this format; ValueError (or what
+    reading a damaged .npz raises) otherwise."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(arrays.pop("meta").tobytes().decode())
+    if not isinstance(meta, dict) or meta.get("format") != format:
+        raise ValueError(f"format {meta.get('format') if isinstance(meta, dict) else None!r}, expected {format!r}")
+    return arrays, meta
 
 
 def _template(config: TrainConfig, sizes):
