@@ -34,6 +34,7 @@ import math
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -161,6 +162,18 @@ class SweepProgress:
     groups: list  # per program: (member indices, records, stacked state, stacked best or None), or None
 
 
+@dataclass(frozen=True)
+class SweepStep:
+    """What a sweep's callback gets after each epoch of a program: the program's index, its
+    models' records as they are now (`jaxann.loop.Member`: epoch, history, done), and
+    snapshot(), the whole sweep's `SweepProgress` gathered to the host (for a checkpoint;
+    only called when wanted, as it copies every model's arrays)."""
+
+    program: int
+    records: list
+    snapshot: Callable[[], SweepProgress]
+
+
 @dataclass
 class SweepResult:
     """K models' results, in the order of the members."""
@@ -244,9 +257,9 @@ def fit_many(members: list, x, y, *, n_out: int | None = None, sample_weight=Non
     sample_weight (n,), x_divisor: as `fit`'s. devices: split each program's models over
     this many devices (padded with idle copies to a multiple of them). resume: a
     `SweepProgress` (a checkpoint's, or `SweepResult.progress`) of the same members
-    (only epochs may differ): the sweep goes on from it. callback(progress) runs after each
-    epoch of a program, with a `SweepProgress` (a checkpoint written there resumes the sweep
-    exactly).
+    (only epochs may differ): the sweep goes on from it. callback(step) runs after each
+    epoch of a program, with a `SweepStep` (its snapshot(), written as a checkpoint, resumes
+    the sweep exactly).
     """
     members = [m.validate() for m in members]
     if not members:
@@ -270,7 +283,8 @@ def fit_many(members: list, x, y, *, n_out: int | None = None, sample_weight=Non
             def after_round(state, best, group=group):
                 group.state, group.best = state, best
                 if callback is not None:
-                    callback(_progress(members, groups, len(order)))
+                    callback(SweepStep(len(groups) - 1, group.members[:len(group.indices)],
+                                       lambda: _progress(members, groups, len(order))))
 
             _train(group, x, y, n_out, sample_weight, x_divisor, devices, after_round)
         fit_seconds = time.perf_counter() - fit_start

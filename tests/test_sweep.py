@@ -157,10 +157,10 @@ def test_a_resumed_sweep_equals_the_uninterrupted_one_bit_for_bit(digits, tmp_pa
     path = tmp_path / "sweep.npz"
     rounds = []
 
-    def save_at_the_tenth_round(progress):
-        rounds.append(progress)
+    def save_at_the_tenth_round(step):
+        rounds.append(step.snapshot())
         if len(rounds) == 10:  # the second program's second epoch
-            save_sweep(path, progress)
+            save_sweep(path, rounds[-1])
 
     fit_many(members, digits.x_train, digits.y_train, callback=save_at_the_tenth_round)
     assert rounds[0].groups[1] is None and rounds[9].groups[1] is not None

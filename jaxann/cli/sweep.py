@@ -91,20 +91,17 @@ def run(args) -> int:
     bar = ProgressBar(max(m.epochs for m in members), enabled=not args.quiet)
     rounds = 0
 
-    def after_round(progress):
+    def after_round(step):
         nonlocal rounds
         rounds += 1
-        records = [r for g in progress.groups if g is not None for r in g[1]]
-        current = next(g for g in reversed(progress.groups) if g is not None)[1]
-        k = max(r.epoch for r in current)
-        losses = [r.history.loss[-1] for r in current if len(r.history.loss) == max(len(c.history.loss)
-                                                                                     for c in current)]
+        k = max(len(r.history.loss) for r in step.records)
+        losses = [r.history.loss[-1] for r in step.records if len(r.history.loss) == k]  # trained this epoch
         bar.close()
-        say(f"Iteration {k}, loss = {min(losses):.8f} .. {max(losses):.8f} over {count(len(losses), 'model')}",
-            flush=True)
+        say(f"Iteration {k}, loss = {min(losses):.8f} .. {max(losses):.8f} over {count(len(losses), 'model')}"
+            + (f" (program {step.program + 1} of {programs})" if programs > 1 else ""), flush=True)
         if folder and rounds % args.checkpoint_every == 0:
-            _write(folder.checkpoint, lambda: save_sweep(folder.checkpoint, progress))
-        bar.update(k, f"epoch {k}, {sum(not r.done for r in records)} models training")
+            _write(folder.checkpoint, lambda: save_sweep(folder.checkpoint, step.snapshot()))
+        bar.update(k, f"epoch {k}, {count(sum(not r.done for r in step.records), 'model')} training")
 
     try:
         result = fit_many(members, data.raw_train, data.y_train, n_out=data.n_classes, x_divisor=data.x_divisor,
