@@ -40,7 +40,8 @@ def grads(params, x, y, case, activation):
     return jaxann.backprop(params, x, y, **kw), jax.grad(jaxann.loss)(params, x, y, **kw)
 
 
-SETTINGS = settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.too_slow])
+# 20 random networks per test: each new shape compiles anew, which is most of the time they take
+SETTINGS = settings(deadline=None, max_examples=20, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.slow
@@ -68,7 +69,7 @@ def test_backprop_equals_autodiff_float32(case, activation):
 
 
 @pytest.mark.slow
-@settings(deadline=None, max_examples=20, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, max_examples=12, suppress_health_check=[HealthCheck.too_slow])
 @given(case=cases(max_depth=3, max_width=8, max_batch=16), activation=st.sampled_from(SMOOTH))
 def test_finite_differences_agree_with_autodiff(case, activation):
     with jax.enable_x64(True):
