@@ -15,6 +15,11 @@
   Only programs compiled in this process are stored, never one that JAX's own cache
   handed back: an executable that was itself loaded from disk serializes incompletely
   (XLA:CPU leaves out the code of its kernels, and the program fails when called).
+  Only files this user's jaxann wrote are loaded: each is signed with an HMAC-SHA256 under
+  a key of this user's (`<cache>/program-store.key`, mode 0600) and the signature is
+  checked before anything is unpickled; a folder, file or key that another user owns or
+  can write is not used at all (one warning line; the run compiles as if the store were
+  empty). The store's folder is made 0700 and its files 0600.
   The folder is `$JAXANN_COMPILE_CACHE`, else `<cache>/programs`; off with
   `JAXANN_COMPILE_CACHE=0`, `jaxann ... --no-compile-cache` or `use_program_store(False)`,
   and off while the user has configured JAX's own cache (`jax_compilation_cache_dir`),
@@ -35,8 +40,10 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import hmac
 import os
 import pickle
+import secrets
 import sys
 import threading
 import time
@@ -54,13 +61,16 @@ KEPT = 32
 # JAX settings that change how a function lowers, so a program compiled under one value
 # must not serve another (jax.default_matmul_precision(...) contexts included)
 LOWERING_SETTINGS = ("jax_default_matmul_precision", "jax_enable_x64", "jax_numpy_rank_promotion")
-STORE_FORMAT = b"jaxann-program-1\n"  # first bytes of a stored program; a new layout, a new number
+STORE_FORMAT = b"jaxann-program-2\n"  # first bytes of a stored program; a new layout, a new number
+KEY_FILE = "program-store.key"  # in the cache root: this user's key for signing stored programs
+SIGNATURE = 32  # bytes of HMAC-SHA256 after STORE_FORMAT
 _KEPT: OrderedDict = OrderedDict()
 _LOCK = threading.Lock()  # fits may run in threads (joblib's threading backend)
 _LEDGERS: contextvars.ContextVar = contextvars.ContextVar("jaxann_ledgers", default=())
 _STORE_ON = True
 _ENVIRONMENT: str | None = None
 _COMPILING = threading.local()  # .cache_hit: JAX's own cache answered this thread's last compile
+_STORES: dict = {}  # folder -> its signing key, or None when the folder is not safe to use (warned once)
 
 
 def _note_cache_hit(event: str, **kwargs) -> None:
@@ -184,34 +194,99 @@ def _stored_path(folder: str, name: str, full_key: tuple, leaves) -> Path | None
     return Path(folder) / f"{name}-{digest}.bin"
 
 
-def _load(path: Path):
-    """The program stored at path, or None (absent, or unreadable: then deleted)."""
+def _foreign(path) -> str:
+    """Why another user could have written path ("" when only this user can): owned by
+    someone else, or writable by the group or everyone. Nothing to check without POSIX ids."""
+    if not hasattr(os, "getuid"):
+        return ""
+    st = os.stat(path)
+    if st.st_uid != os.getuid():
+        return f"it is owned by user {st.st_uid}, not you"
+    if st.st_mode & 0o022:
+        return f"other users can write it (mode {st.st_mode & 0o777:o})"
+    return ""
+
+
+def _warn(what, why) -> None:
+    print(f"jaxann: warning: not using the program store: {what}: {why}; compiling instead", file=sys.stderr)
+
+
+def _store_key(folder: str) -> bytes | None:
+    """This user's signing key for the store at folder, made on first use; None (warned
+    once per folder) when the folder or the key is not this user's alone."""
+    if folder in _STORES:
+        return _STORES[folder]
+    key = None
+    try:
+        why = _foreign(folder) if os.path.isdir(folder) else ""  # a new one is made 0700 by _store
+        key_path = cache_dir() / KEY_FILE
+        if why:
+            _warn(folder, why)
+        else:
+            key_path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(secrets.token_bytes(32))
+            except FileExistsError:  # made earlier, or by a process beside this one
+                pass
+            why = _foreign(key_path) or ("it is readable by other users" if hasattr(os, "getuid") and
+                                          os.stat(key_path).st_mode & 0o077 else "")
+            if why:
+                _warn(key_path, why)
+            else:
+                key = key_path.read_bytes()
+                if len(key) != 32:
+                    _warn(key_path, "it is not a jaxann key")
+                    key = None
+    except OSError as e:
+        _warn(folder, e.strerror or e)
+    _STORES[folder] = key
+    return key
+
+
+def _signature(key: bytes, payload: bytes) -> bytes:
+    return hmac.new(key, payload, hashlib.sha256).digest()
+
+
+def _load(path: Path, key: bytes):
+    """The program stored at path, or None: absent; or not signed with this user's key
+    (damaged, or written by anyone else: nothing of it is unpickled, and it is deleted);
+    or a file another user can write (left alone)."""
     from jax.experimental.serialize_executable import deserialize_and_load
 
     try:
+        why = _foreign(path)
+        if why:
+            _warn(path, why)
+            return None
         blob = path.read_bytes()
     except OSError:
         return None
+    start = len(STORE_FORMAT) + SIGNATURE
+    payload = blob[start:]
+    if not (blob.startswith(STORE_FORMAT) and
+            hmac.compare_digest(blob[len(STORE_FORMAT):start], _signature(key, payload))):
+        path.unlink(missing_ok=True)  # compile afresh and store anew
+        return None
     try:
-        if not blob.startswith(STORE_FORMAT):
-            raise ValueError("not a stored program")
-        payload, in_tree, out_tree = pickle.loads(blob[len(STORE_FORMAT):])
-        return deserialize_and_load(payload, in_tree, out_tree, execution_devices=[_device()])
-    except Exception:  # a damaged or foreign file: compile afresh and store anew
+        return deserialize_and_load(*pickle.loads(payload), execution_devices=[_device()])
+    except Exception:  # signed by us, but not loadable here (another jaxlib build, say)
         path.unlink(missing_ok=True)
         return None
 
 
-def _store(path: Path, program) -> None:
-    """Write a program compiled in this process to path (best effort: a cache)."""
+def _store(path: Path, program, key: bytes) -> None:
+    """Write a program compiled in this process to path, signed (best effort: a cache)."""
     from jax.experimental.serialize_executable import serialize
 
     try:
-        blob = STORE_FORMAT + pickle.dumps(serialize(program))
+        payload = pickle.dumps(serialize(program))
     except (NotImplementedError, TypeError, AttributeError, pickle.PicklingError, jax.errors.JaxRuntimeError):
         return  # a program this JAX or backend cannot serialize (constants baked in, say): kept in memory only
     try:
-        atomic_write(path, lambda f: f.write(blob))
+        os.makedirs(path.parent, mode=0o700, exist_ok=True)
+        atomic_write(path, lambda f: f.write(STORE_FORMAT + _signature(key, payload) + payload), mode=0o600)
     except OSError:
         return  # a read-only or full disk: the store is a cache, the run goes on
 
@@ -228,8 +303,9 @@ def compiled(name: str, build, args: tuple, key=()):
             _KEPT.move_to_end(full_key)
             return _KEPT[full_key], 0.0
     folder = store_folder()
-    path = _stored_path(folder, name, full_key, leaves) if folder else None
-    program = _load(path) if path else None
+    key = _store_key(folder) if folder else None
+    path = _stored_path(folder, name, full_key, leaves) if key else None
+    program = _load(path, key) if path else None
     seconds = 0.0
     if program is not None:
         for ledger in _LEDGERS.get():
@@ -245,7 +321,7 @@ def compiled(name: str, build, args: tuple, key=()):
             ledger.names.append(name)
             ledger.times.append(seconds)
         if path and not _COMPILING.cache_hit:
-            _store(path, program)
+            _store(path, program, key)
     with _LOCK:
         _KEPT[full_key] = program
         if len(_KEPT) > KEPT:

@@ -31,10 +31,10 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()
 
 
-def atomic_write(path, write) -> Path:
+def atomic_write(path, write, mode: int | None = None) -> Path:
     """Call write(binary file object) on a temporary file beside path, then rename it to
-    path (with the mode a plain open() would give it). If write raises, the temporary is
-    deleted and path is left as it was."""
+    path (with `mode`, default the mode a plain open() would give it). If write raises, the
+    temporary is deleted and path is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -43,7 +43,7 @@ def atomic_write(path, write) -> Path:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, FILE_MODE)
+        os.chmod(tmp, FILE_MODE if mode is None else mode)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

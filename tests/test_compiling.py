@@ -4,12 +4,14 @@ fresh compilation does."""
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 from collections import OrderedDict
 
 import jax
 import numpy as np
+import pytest
 
 from jaxann import compiling
 from jaxann.config import TrainConfig
@@ -72,6 +74,7 @@ def run_python(code: str, **env) -> str:
 
 FIT = """
 import numpy as np
+import pytest
 from jaxann import compiling
 from jaxann.config import TrainConfig
 from jaxann.loop import fit
@@ -124,3 +127,54 @@ def test_jax_jit_is_called_only_by_the_stated_exceptions():
             found[str(path.relative_to(package))] = len(hits)
     assert found == {"compiling.py": 1, "network.py": 2, "deltas.py": 1, "per_example.py": 1,
                      "gradcheck.py": 1, "bench.py": 1, "experiments.py": 1}
+
+
+PLANTED = """
+import os, pickle
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("touch %s",))
+"""
+
+
+def test_a_planted_program_never_runs_and_is_compiled_anew(tmp_path):
+    store, marker = tmp_path / "programs", tmp_path / "ran"
+    first, _ = train(tmp_path, "first", store=store)
+    # every stored file replaced by a pickle whose loading would run a command, with the
+    # store's first line: the signature does not match, so nothing of it is unpickled
+    namespace = {}
+    exec(PLANTED % marker, namespace)
+    blob = compiling.STORE_FORMAT + b"\0" * compiling.SIGNATURE + pickle.dumps(namespace["Payload"]())
+    for path in store.iterdir():
+        path.write_bytes(blob)
+    second, log = train(tmp_path, "second", store=store)
+    assert not marker.exists()
+    assert sorted(second["compiled"]) == sorted(first["compiled"]) and second["loaded"] == []
+    assert second["loss_curve"] == first["loss_curve"] and "warning" not in log
+    third, _ = train(tmp_path, "third", store=store)  # stored again, signed: loaded
+    assert third["compiled"] == [] and sorted(third["loaded"]) == sorted(first["compiled"])
+
+
+def test_a_store_other_users_can_write_is_not_used(tmp_path):
+    store = tmp_path / "programs"
+    train(tmp_path, "first", store=store)
+    store.chmod(0o777)
+    again, log = train(tmp_path, "again", store=store)
+    assert again["loaded"] == [] and again["compiled"]
+    warnings = [line for line in log.splitlines() if line.startswith("jaxann: warning")]
+    assert warnings == [f"jaxann: warning: not using the program store: {store}: other users can write it "
+                        "(mode 777); compiling instead"]
+    store.chmod(0o700)
+    for path in store.iterdir():
+        path.chmod(0o666)  # a file others can write is left alone, never loaded
+    files, log = train(tmp_path, "files", store=store)
+    assert files["loaded"] == [] and "other users can write it (mode 666)" in log
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="needs root to give a folder away")
+def test_a_store_owned_by_another_user_is_not_used(tmp_path):
+    store = tmp_path / "programs"
+    train(tmp_path, "first", store=store)
+    os.chown(store, 65534, 65534)
+    again, log = train(tmp_path, "again", store=store)
+    assert again["loaded"] == [] and "it is owned by user 65534, not you" in log
