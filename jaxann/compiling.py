@@ -20,6 +20,9 @@
   checked before anything is unpickled; a folder, file or key that another user owns or
   can write is not used at all (one warning line; the run compiles as if the store were
   empty). The store's folder is made 0700 and its files 0600.
+  The store keeps at most `$JAXANN_COMPILE_CACHE_MAX` bytes (default 1G; K, M, G suffixes),
+  removing the programs used longest ago first (a load marks a file used); `jaxann cache`
+  shows and clears it.
   The folder is `$JAXANN_COMPILE_CACHE`, else `<cache>/programs`; off with
   `JAXANN_COMPILE_CACHE=0`, `jaxann ... --no-compile-cache` or `use_program_store(False)`,
   and off while the user has configured JAX's own cache (`jax_compilation_cache_dir`),
@@ -38,6 +41,7 @@ finite differences, `jaxann bench`'s matmul rate, the perceptron experiment's gr
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import hashlib
 import hmac
@@ -62,6 +66,7 @@ KEPT = 32
 # must not serve another (jax.default_matmul_precision(...) contexts included)
 LOWERING_SETTINGS = ("jax_default_matmul_precision", "jax_enable_x64", "jax_numpy_rank_promotion")
 STORE_FORMAT = b"jaxann-program-2\n"  # first bytes of a stored program; a new layout, a new number
+STORE_LIMIT = 1 << 30  # bytes the store keeps by default (JAXANN_COMPILE_CACHE_MAX)
 KEY_FILE = "program-store.key"  # in the cache root: this user's key for signing stored programs
 SIGNATURE = 32  # bytes of HMAC-SHA256 after STORE_FORMAT
 _KEPT: OrderedDict = OrderedDict()
@@ -71,6 +76,7 @@ _STORE_ON = True
 _ENVIRONMENT: str | None = None
 _COMPILING = threading.local()  # .cache_hit: JAX's own cache answered this thread's last compile
 _STORES: dict = {}  # folder -> its signing key, or None when the folder is not safe to use (warned once)
+_BAD_LIMITS: set = set()  # JAXANN_COMPILE_CACHE_MAX values already warned about
 
 
 def _note_cache_hit(event: str, **kwargs) -> None:
@@ -194,6 +200,47 @@ def _stored_path(folder: str, name: str, full_key: tuple, leaves) -> Path | None
     return Path(folder) / f"{name}-{digest}.bin"
 
 
+def store_limit() -> int:
+    """The most bytes the program store keeps: $JAXANN_COMPILE_CACHE_MAX (a number of bytes,
+    or with a K, M or G suffix), else STORE_LIMIT; a setting that is not one warns once."""
+    text = os.environ.get("JAXANN_COMPILE_CACHE_MAX", "").strip()
+    if not text:
+        return STORE_LIMIT
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1].upper(), 1)
+    try:
+        limit = int(float(text[:-1] if scale > 1 else text) * scale)
+        if limit < 0:
+            raise ValueError(text)
+        return limit
+    except ValueError:
+        if text not in _BAD_LIMITS:
+            _BAD_LIMITS.add(text)
+            print(f"jaxann: warning: JAXANN_COMPILE_CACHE_MAX={text!r} is not a size (e.g. 500M, 2G); "
+                  f"keeping at most {STORE_LIMIT >> 30}G", file=sys.stderr)
+        return STORE_LIMIT
+
+
+def stored_programs(folder) -> list[Path]:
+    """The program files in a store folder, the one used longest ago first."""
+    try:
+        files = [p for p in Path(folder).glob("*.bin") if p.is_file()]
+    except OSError:
+        return []
+    return sorted(files, key=lambda p: p.stat().st_mtime)
+
+
+def _trim(folder, limit: int) -> None:
+    """Remove the programs used longest ago until the store holds at most limit bytes."""
+    files = stored_programs(folder)
+    sizes = [p.stat().st_size for p in files]
+    total = sum(sizes)
+    for path, size in zip(files, sizes):
+        if total <= limit:
+            break
+        path.unlink(missing_ok=True)
+        total -= size
+
+
 def _foreign(path) -> str:
     """Why another user could have written path ("" when only this user can): owned by
     someone else, or writable by the group or everyone. Nothing to check without POSIX ids."""
@@ -270,7 +317,10 @@ def _load(path: Path, key: bytes):
         path.unlink(missing_ok=True)  # compile afresh and store anew
         return None
     try:
-        return deserialize_and_load(*pickle.loads(payload), execution_devices=[_device()])
+        program = deserialize_and_load(*pickle.loads(payload), execution_devices=[_device()])
+        with contextlib.suppress(OSError):
+            os.utime(path)  # used now: the store removes the programs used longest ago first
+        return program
     except Exception:  # signed by us, but not loadable here (another jaxlib build, say)
         path.unlink(missing_ok=True)
         return None
@@ -287,6 +337,7 @@ def _store(path: Path, program, key: bytes) -> None:
     try:
         os.makedirs(path.parent, mode=0o700, exist_ok=True)
         atomic_write(path, lambda f: f.write(STORE_FORMAT + _signature(key, payload) + payload), mode=0o600)
+        _trim(path.parent, store_limit())
     except OSError:
         return  # a read-only or full disk: the store is a cache, the run goes on
 

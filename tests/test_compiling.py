@@ -178,3 +178,49 @@ def test_a_store_owned_by_another_user_is_not_used(tmp_path):
     os.chown(store, 65534, 65534)
     again, log = train(tmp_path, "again", store=store)
     assert again["loaded"] == [] and "it is owned by user 65534, not you" in log
+
+
+def test_the_store_keeps_its_size_removing_the_programs_used_longest_ago(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("JAXANN_COMPILE_CACHE", str(tmp_path))
+    monkeypatch.setattr(compiling, "_KEPT", OrderedDict())
+    x, y = np.random.default_rng(0).normal(size=(17, 3)), np.arange(17) % 3
+    fit(TrainConfig(hidden=(4,), epochs=1, batch_size=5), x, y)
+    files = compiling.stored_programs(tmp_path)
+    sizes = {p.name.split("-")[0]: p.stat().st_size for p in files}
+    assert sorted(sizes) == ["epoch", "init"]
+    os.utime(next(p for p in files if p.name.startswith("init")), (1, 1))  # used long ago
+    # room for the two programs but not three: the next one stored pushes out the oldest (init)
+    monkeypatch.setenv("JAXANN_COMPILE_CACHE_MAX", str(sum(sizes.values()) + sizes["epoch"] // 2))
+    fit(TrainConfig(hidden=(4,), epochs=1, batch_size=6), x, y)
+    names = [p.name.split("-")[0] for p in compiling.stored_programs(tmp_path)]
+    assert names == ["epoch", "epoch"], names
+    assert compiling.store_limit() == sum(sizes.values()) + sizes["epoch"] // 2
+    monkeypatch.setenv("JAXANN_COMPILE_CACHE_MAX", "2G")
+    assert compiling.store_limit() == 2 << 30
+    monkeypatch.setenv("JAXANN_COMPILE_CACHE_MAX", "lots")
+    assert compiling.store_limit() == compiling.STORE_LIMIT
+    assert capsys.readouterr().err.count("JAXANN_COMPILE_CACHE_MAX='lots' is not a size") == 1
+
+
+def test_cache_command_shows_and_clears_each_part(tmp_path, monkeypatch, capsys):
+    from jaxann.cli import main
+
+    store, root = tmp_path / "programs", tmp_path / "cache"
+    monkeypatch.setenv("JAXANN_COMPILE_CACHE", str(store))
+    monkeypatch.setenv("JAXANN_CACHE_DIR", str(root))
+    store.mkdir()
+    (store / "epoch-abc.bin").write_bytes(b"x" * 2048)
+    (root / "parsed").mkdir(parents=True)
+    (root / "parsed" / "a.npy").write_bytes(b"y" * 10)
+    (root / "mnist").mkdir()
+    (root / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(b"z")
+    assert main(["cache"]) == 0
+    out = capsys.readouterr().out
+    assert f"| programs  |     1 |    2.0 K | {store} |" in out and "| parsed    |     1 |     10 B |" in out
+    assert "| downloads |     1 |      1 B |" in out
+    assert main(["cache", "--clear", "programs"]) == 0
+    out = capsys.readouterr().out
+    assert "Removed 1 file of programs" in out and "| programs  |     0 |      0 B |" in out
+    assert (root / "parsed" / "a.npy").exists()
+    assert main(["cache", "--clear", "all"]) == 0
+    assert not any(root.rglob("*.npy")) and not any(root.rglob("*.gz"))

@@ -1,5 +1,5 @@
 """The `jaxann` command line (also `python -m jaxann`): it parses and prints; the work is
-the library's. One module per command: train, sweep, plot, gradcheck, bench.
+the library's. One module per command: train, sweep, plot, gradcheck, bench, cache.
 
 Every rejection of bad input is one line on stderr, `jaxann: error: ...`, and exit
 status 2; never a traceback. Diverged training exits 1, training that ends at chance
@@ -26,6 +26,7 @@ COMMANDS = {
     "plot": "draw one of the lecture's figures",
     "gradcheck": "backprop vs jax.grad vs finite differences, per layer",
     "bench": "time jaxann's training (and other libraries', from benchmarks/bench.py) side by side",
+    "cache": "show or clear the compiled-program store and the data cache",
 }
 
 __all__ = ["batch_size", "build_parser", "float_list", "int_list", "main", "positive_int"]
