@@ -271,12 +271,10 @@ def _store_key(folder: str) -> bytes | None:
             _warn(folder, why)
         else:
             key_path.parent.mkdir(parents=True, exist_ok=True)
-            try:
+            with contextlib.suppress(FileExistsError):  # made earlier, or by a process beside this one
                 fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as f:
                     f.write(secrets.token_bytes(32))
-            except FileExistsError:  # made earlier, or by a process beside this one
-                pass
             why = _foreign(key_path) or ("it is readable by other users" if hasattr(os, "getuid") and
                                           os.stat(key_path).st_mode & 0o077 else "")
             if why:
