@@ -2,6 +2,7 @@
 
     outputs(params, x, activation, link)   a^L (or softmax / logistic of it) as NumPy, row-exact
     predict(params, x, activation)         argmax_j a^L_j
+    stacked_outputs(params, x, rows, ...)  K stacked models' outputs, each on its own rows
     accuracy(params, x, y, activation)     the (weighted) fraction predicted right (`jaxann.scoring`)
 """
 
@@ -84,3 +85,19 @@ def accuracy(params, x, y, activation: str = "relu", sample_weight=None, x_divis
         return float("nan")
     x = check_rows(np.asarray(x), params[0]["W"].shape[0])
     return float(scores(params, x, labels, activation, sample_weight=sample_weight, x_divisor=x_divisor)[0])
+
+
+def stacked_outputs(params, x, rows, activation: str, link: str = "identity", gather=np.asarray) -> np.ndarray:
+    """K stacked models' outputs on their own rows: a^L through `link` (K, m, n_L) for
+    params with a leading model axis, x (n, n_0) (on the device already, as a sweep holds
+    it) and rows (K, m), model k's row numbers of x. One compiled call; each row's a^L as
+    `outputs` computes it (one row at a time under vmap)."""
+    def build():
+        def model_outputs(params, x, rows):
+            a_L = jax.vmap(lambda row: feedforward(params, row, activation)[1][-1])(x[rows])
+            return LINKS[link](a_L)
+        return jax.vmap(model_outputs, in_axes=(0, None, 0))
+
+    args = (params, x, np.asarray(rows, np.int32))
+    program, _ = compiling.compiled("outputs", build, args, key=(activation, link, "models"))
+    return gather(program(*args))

@@ -6,7 +6,7 @@ one `Progress` that later fits and partial_fit continue from."""
 from __future__ import annotations
 
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
 import jax
@@ -20,7 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from jaxann.deltas import FEEDBACK_RULES
 from jaxann.config import GRADS, TrainConfig
-from jaxann.inputs import split_validation
+from jaxann.inputs import validation_rows
 from jaxann.loop import History, Validation, fit, iteration_line, start
 from jaxann.network import init_mlp_from_random_state
 from jaxann.predict import outputs
@@ -96,7 +96,8 @@ class _BaseMLP(BaseEstimator):
     # --- the pieces subclasses supply -------------------------------------------------------
     # _validate_input(X, y, incremental, reset) -> X, y (2-D float targets)
     # _out_activation() -> "softmax" | "logistic" | "identity";  _loss_name() -> jaxann loss
-    # _validation_score(params, X, y, sample_weight) -> the early-stopping score
+    # _labels(t) -> held-out targets as the score compares them; _validation_link() -> a^L's link
+    # for the score; _score_outputs(a, y, sample_weight) -> the early-stopping score of outputs a
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -211,18 +212,15 @@ class _BaseMLP(BaseEstimator):
             return int(self.random_state.get_state()[1][0])
         return int(np.random.randint(2**31 - 1))
 
-    def _hold_out(self, X, y, sample_weight, rng):
-        """scikit-learn's early-stopping split, drawn from its RandomState: (X, y,
-        sample_weight) left for training and the `Validation` held out."""
+    def _hold_out(self, y, rng):
+        """scikit-learn's early-stopping split, drawn from its RandomState: (the rows left for
+        training, the rows held out), as row numbers of the fit's X."""
         stratify = y if isinstance(self, ClassifierMixin) and self.n_outputs_ == 1 else None
-        X, X_val, y, y_val, sample_weight, weight_val = split_validation(
-            X, y, sample_weight, self.validation_fraction, rng, stratify)
-        if X_val.shape[0] < 2:
+        train, val = validation_rows(y.shape[0], self.validation_fraction, rng, stratify)
+        if val.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                              "or the size of your dataset.")
-        if isinstance(self, ClassifierMixin):
-            y_val = self._label_binarizer.inverse_transform(y_val)
-        return X, y, sample_weight, Validation(X_val, y_val, weight_val, self._validation_score)
+        return train, val
 
     def _resume(self, config: TrainConfig, incremental: bool):
         """The Progress this fit starts from: the weights in coefs_ / intercepts_, the
@@ -249,7 +247,11 @@ class _BaseMLP(BaseEstimator):
             if progress.history.validation_score:
                 print(f"Validation score: {progress.history.validation_score[-1]:f}")
 
-    def _fit(self, X, y, sample_weight=None, incremental=False):
+    def _plan(self, X, y, sample_weight=None, incremental=False) -> "Plan":
+        """Everything before training: the input checked, the network initialised (or
+        continued), the early-stopping rows held out, jaxann's settings and the state to
+        start from. Fitting one estimator (`_fit`) and many at once (`jaxann.estimators.
+        batch`) share it, and `_finish` after either."""
         hidden = self._hidden()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
@@ -267,17 +269,46 @@ class _BaseMLP(BaseEstimator):
                              f"match layer sizes {layer_units}; fit it anew (warm_start=False)")
         dtype = "float64" if X.dtype == np.float64 and jax.config.jax_enable_x64 else "float32"
         if self.solver == "lbfgs":
-            return self._fit_lbfgs(X, y, sample_weight, hidden, dtype)
+            config = replace(self._config(hidden, X.shape[0], int(self.max_iter), dtype), max_fun=int(self.max_fun))
+            return Plan(config, X, y, sample_weight, None, None, None, None)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        validation = None
+        train = val = None
         if self.early_stopping:
-            X, y, sample_weight, validation = self._hold_out(X, y, sample_weight, rng)
-        config = self._config(hidden, X.shape[0], 1 if incremental else int(self.max_iter), dtype)
-        result = fit(config, X, y.astype(dtype), sample_weight=sample_weight, validation=validation,
-                     resume=self._resume(config, incremental),
-                     order=_ReshuffledOrder(rng, X.shape[0], self.shuffle), callback=self._log)
-        self._store(result, X.dtype)
+            train, val = self._hold_out(y, rng)
+        n_train = X.shape[0] if train is None else train.shape[0]
+        config = self._config(hidden, n_train, 1 if incremental else int(self.max_iter), dtype)
+        return Plan(config, X, y, sample_weight, train, val, self._resume(config, incremental),
+                    _ReshuffledOrder(rng, n_train, self.shuffle), incremental)
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        plan = self._plan(X, y, sample_weight, incremental)
+        if plan.config.optimizer == "lbfgs":
+            return self._fit_lbfgs(plan)
+        x, t, w = plan.training()
+        validation = None
+        if plan.val is not None:
+            x_val, t_val, w_val = plan.held_out()
+            validation = Validation(x_val, self._labels(t_val), w_val, self._validation_score)
+        result = fit(plan.config, x, t.astype(plan.config.dtype), sample_weight=w, validation=validation,
+                     resume=plan.resume, order=plan.order, callback=self._log)
+        return self._finish(plan, result)
+
+    def _labels(self, t):
+        """The held-out targets in the form the validation score compares predictions with."""
+        return t
+
+    def _validation_link(self):
+        return "identity"
+
+    def _validation_score(self, params, X, y, sample_weight=None):
+        """The early-stopping score of params on held-out rows X, y."""
+        a = outputs(params, X, ACTIVATION_NAMES[self.activation], link=self._validation_link())
+        return self._score_outputs(a, y, sample_weight)
+
+    def _finish(self, plan: "Plan", result):
+        """The fitted attributes from a training result, and scikit-learn's messages."""
+        self._store(result, plan.x.dtype)
         history = result.history
         if self.verbose and history.stopped:
             print(history.stopped[0].upper() + history.stopped[1:] + ". Stopping.")
@@ -285,21 +316,20 @@ class _BaseMLP(BaseEstimator):
             # with early stopping, a loss turned infinite or NaN ends training like the
             # stopping rule, keeping the best weights seen (scikit-learn >= 1.6)
             raise ValueError(NON_FINITE)
-        if not incremental and self.n_iter_ == self.max_iter and not history.stopped:
+        if not plan.incremental and self.n_iter_ == self.max_iter and not history.stopped:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                           "optimization hasn't converged yet.", ConvergenceWarning)
         return self
 
-    def _fit_lbfgs(self, X, y, sample_weight, hidden, dtype):
+    def _fit_lbfgs(self, plan: "Plan"):
         """solver='lbfgs': full-batch L-BFGS from coefs_ / intercepts_ (a warm start
         continues from them), as scikit-learn runs it (`jaxann.lbfgs`)."""
-        config = self._config(hidden, X.shape[0], int(self.max_iter), dtype)
-        config = replace(config, max_fun=int(self.max_fun))
         log = (lambda p: print(iteration_line(p.epoch, p.history.loss[-1]))) if self.verbose else None  # noqa: E731
-        result = fit(config, X, y.astype(dtype), sample_weight=sample_weight, params=self._params, callback=log)
+        result = fit(plan.config, plan.x, plan.t.astype(plan.config.dtype), sample_weight=plan.sample_weight,
+                     params=self._params, callback=log)
         self.n_iter_ = _check_optimize_result("lbfgs", result.lbfgs.scipy, self.max_iter)
         self.loss_ = result.lbfgs.loss
-        self._set_weights(result.params, X.dtype)
+        self._set_weights(result.params, plan.x.dtype)
         if not all(np.isfinite(a).all() for a in (*self.coefs_, *self.intercepts_)):
             raise ValueError(NON_FINITE)
         return self
@@ -340,6 +370,37 @@ class _BaseMLP(BaseEstimator):
             X = X.toarray()
         a_L = outputs(self._params, X, ACTIVATION_NAMES[self.activation], link=self.out_activation_)
         return a_L.astype(X.dtype, copy=False)  # in the input's precision, as scikit-learn
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One estimator's fit, planned (`_BaseMLP._plan`): the settings; the fit's rows x,
+    their targets t (n, n_out) and weights; the rows it trains on and the rows held out
+    for early stopping (row numbers of x, None: all rows / no validation set); the
+    Progress it starts from and its batch order (None for L-BFGS)."""
+
+    config: TrainConfig
+    x: np.ndarray
+    t: np.ndarray
+    sample_weight: np.ndarray | None
+    train: np.ndarray | None
+    val: np.ndarray | None
+    resume: object
+    order: object
+    incremental: bool = False
+
+    def _rows(self, rows):
+        if rows is None:
+            return self.x, self.t, self.sample_weight
+        return self.x[rows], self.t[rows], None if self.sample_weight is None else self.sample_weight[rows]
+
+    def training(self):
+        """(x, t, sample_weight) of the rows trained on."""
+        return self._rows(self.train)
+
+    def held_out(self):
+        """(x, t, sample_weight) of the validation rows."""
+        return self._rows(self.val)
 
 
 class _ReshuffledOrder:

@@ -11,8 +11,7 @@ from sklearn.utils.multiclass import (_check_partial_fit_first_call, check_class
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from jaxann.estimators.base import ACTIVATION_NAMES, _BaseMLP
-from jaxann.predict import outputs
+from jaxann.estimators.base import _BaseMLP
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -34,8 +33,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _loss_name(self):
         return "cross_entropy" if self.out_activation_ == "softmax" else "binary_cross_entropy"
 
-    def _validation_score(self, params, X, y, sample_weight=None):
-        a_L = outputs(params, X, ACTIVATION_NAMES[self.activation])
+    def _labels(self, t):
+        return self._label_binarizer.inverse_transform(t)
+
+    def _score_outputs(self, a_L, y, sample_weight=None):
+        """Accuracy of a^L's classes against labels y (subset accuracy for multilabel)."""
         pred = a_L.ravel() if a_L.shape[1] == 1 else a_L
         if self.out_activation_ == "logistic":
             pred = (pred > 0).astype(int)  # sigmoid(a) > 1/2

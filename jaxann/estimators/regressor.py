@@ -9,8 +9,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from jaxann.estimators.base import ACTIVATION_NAMES, _BaseMLP
-from jaxann.predict import outputs
+from jaxann.estimators.base import _BaseMLP
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
@@ -55,8 +54,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _loss_name(self):
         return self.loss
 
-    def _validation_score(self, params, X, y, sample_weight=None):
-        pred = outputs(params, X, ACTIVATION_NAMES[self.activation], link=self.out_activation_)
+    def _validation_link(self):
+        return self.out_activation_
+
+    def _score_outputs(self, pred, y, sample_weight=None):
+        """R^2 of the predictions (a^L through the output link) against targets y."""
         return r2_score(y, pred.ravel() if pred.shape[1] == 1 else pred, sample_weight=sample_weight)
 
     def _validate_input(self, X, y, incremental, reset):

@@ -1,0 +1,173 @@
+"""Many estimator fits trained as one compiled program per shape.
+
+    outcomes = fit_together([(estimator, X, y, sample_weight), ...])
+
+A search (`jaxann.model_selection`) fits the same network on many folds with many
+settings: each is a separate small fit, but those that share a program (architecture,
+batch size, solver, gradient source, dtype, rows per epoch) can train side by side. Each
+request is planned exactly as `estimator.fit(X, y, sample_weight)` plans it
+(`_BaseMLP._plan`: its input checks, scikit-learn's initial weights, early-stopping split
+and batch order from its own random_state), the plans of one program are stacked and
+trained by the loop of every fit (`jaxann.loop.run_epochs`, vmapped over the models: each
+its own rows, batch order, learning rate, stopping rule and validation score; one that
+stops is frozen while the others go on), and each estimator is finished as its own fit
+finishes it (`_BaseMLP._finish`: fitted attributes, warnings, errors). The results equal
+fitting each estimator alone to rounding: vmap batches the matrix products, which may sum
+in another order.
+
+Only fresh fits of the stochastic solvers are batched (`batchable`); anything else (L-BFGS,
+a warm start) the caller fits one at a time.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import jax
+import numpy as np
+
+from jaxann.estimators.base import ACTIVATION_NAMES, Plan, _BaseMLP
+from jaxann.inputs import check_sample_weight
+from jaxann.loop import FitResult, Member, Round, Stack, run_epochs
+from jaxann.placement import Placement
+from jaxann.predict import stacked_outputs
+
+
+@dataclass
+class Outcome:
+    """One request's fit: the estimator, fitted (or left as the error found it), the error
+    its fit raised (None if none) and the warnings it gave, to be raised and shown where
+    the caller would have fitted it."""
+
+    estimator: _BaseMLP
+    error: BaseException | None = None
+    warnings: list = field(default_factory=list)
+
+
+def batchable(estimator) -> bool:
+    """Whether fit_together can train this estimator: a jaxann estimator whose fit starts
+    afresh with a stochastic solver."""
+    return (isinstance(estimator, _BaseMLP) and estimator.solver in ("sgd", "adam")
+            and not (estimator.warm_start and hasattr(estimator, "coefs_")))
+
+
+def fit_together(requests: list) -> list:
+    """Fit each (estimator, X, y, sample_weight) request, as one program per shape; returns
+    an `Outcome` per request, in order. The estimators must be `batchable`."""
+    outcomes = [Outcome(request[0]) for request in requests]
+    plans = {}
+    for i, (estimator, X, y, sample_weight) in enumerate(requests):
+        if not batchable(estimator):
+            raise ValueError(f"{type(estimator).__name__}(solver={estimator.solver!r}) cannot train in a batch; "
+                             "fit it on its own")
+        with _captured(outcomes[i]):
+            plans[i] = estimator._plan(X, y, sample_weight)
+    groups = {}
+    for i, plan in plans.items():
+        groups.setdefault(_program_key(plan), []).append(i)
+    for indices in groups.values():
+        _train([outcomes[i] for i in indices], [plans[i] for i in indices])
+    return outcomes
+
+
+class _captured:
+    """Record an outcome's warnings and error instead of letting them out."""
+
+    def __init__(self, outcome: Outcome):
+        self.outcome = outcome
+
+    def __enter__(self):
+        self._warnings = warnings.catch_warnings(record=True)
+        self.outcome.warnings += self._warnings.__enter__()
+        warnings.simplefilter("always")
+
+    def __exit__(self, kind, error, traceback):
+        self._warnings.__exit__(None, None, None)
+        if isinstance(error, Exception):
+            self.outcome.error = error
+            return True
+        return False
+
+
+def _program_key(plan: Plan):
+    """What must be equal for plans to train in one program: the program's settings, the
+    rows per epoch and held out, the widths, and whether rows are weighted."""
+    n_train = plan.x.shape[0] if plan.train is None else plan.train.shape[0]
+    n_val = 0 if plan.val is None else plan.val.shape[0]
+    config = plan.config
+    return (config.program_config(), config.batch_rows(n_train), n_train, n_val, plan.x.shape[1], plan.t.shape[1],
+            plan.sample_weight is None)
+
+
+def _train(outcomes: list, plans: list) -> None:
+    """Train one program's plans side by side, then finish each estimator."""
+    config = plans[0].config
+    dtype = np.dtype(config.dtype)
+    # the fits' data, each distinct array once, end to end; each model its own rows of them
+    blocks, offsets = [], {}
+    for plan in plans:
+        if id(plan.x) not in offsets:
+            offsets[id(plan.x)] = sum(b.x.shape[0] for b in blocks)
+            blocks.append(plan)
+    x = np.concatenate([np.asarray(b.x, dtype) for b in blocks])
+    t = np.concatenate([np.asarray(b.t, dtype) for b in blocks])
+    weights = None
+    if plans[0].sample_weight is not None:
+        weights = np.concatenate([check_sample_weight(b.sample_weight, b.x.shape[0]) for b in blocks]).astype(dtype)
+
+    def rows(plan, which):
+        local = np.arange(plan.x.shape[0]) if which is None else which
+        return (offsets[id(plan.x)] + local).astype(np.int32)
+
+    train_rows = [rows(p, p.train) for p in plans]
+    n_train = train_rows[0].shape[0]
+    placement = Placement.models(1, len(plans))
+    data = placement.put((x, t, weights, None))
+    idle = np.zeros(n_train, np.int32)
+
+    def orders(members, ahead):
+        # each model's order comes from its own RandomState, drawn once per epoch it trains
+        return np.stack([idle if m.done else train_rows[i][plan.order(m.epoch)]
+                         for i, (m, plan) in enumerate(zip(members, plans))])
+
+    score = None
+    if plans[0].val is not None:
+        score = _validation_scores([o.estimator for o in outcomes], plans, data[0], rows, placement)
+    members = [Member.of(plan.config, plan.resume) for plan in plans]
+    state = jax.tree.map(lambda *leaves: np.stack(leaves), *[plan.resume.state for plan in plans])
+    started = time.perf_counter()
+    state, best = run_epochs(config, members, placement.stack(state), None, Stack(True, placement),
+                             Round(data, n_train, False, orders, score), None)
+    seconds = time.perf_counter() - started
+    state, best = placement.gather(state), None if best is None else placement.gather(best)
+    for k, (outcome, plan, member) in enumerate(zip(outcomes, plans, members)):
+        mine = jax.tree.map(lambda a, k=k: a[k], state)
+        kept = None
+        if best is not None and member.stopping.best_score > -np.inf:
+            kept = jax.tree.map(lambda a, k=k: a[k], best)
+        progress = member.progress(mine, kept)
+        result = FitResult(kept if kept is not None else mine.params, member.history, 0.0, seconds,
+                           progress, member.diverged)
+        with _captured(outcome):
+            outcome.estimator._finish(plan, result)
+
+
+def _validation_scores(estimators, plans, x, rows, placement):
+    """params (K stacked models) -> each model's early-stopping score on its held-out rows:
+    one compiled call gives every model's a^L, each estimator scores its own
+    (`_score_outputs`, as its fit alone does)."""
+    val_rows = np.stack([rows(p, p.val) for p in plans])
+    held = []
+    for estimator, plan in zip(estimators, plans):
+        _, t_val, w_val = plan.held_out()
+        held.append((estimator._labels(t_val), w_val))
+    first = estimators[0]
+    activation, link = ACTIVATION_NAMES[first.activation], first._validation_link()
+
+    def score(params):
+        a = stacked_outputs(params, x, val_rows, activation, link, gather=placement.gather)
+        return [est._score_outputs(a[k], y_val, w_val) for k, (est, (y_val, w_val)) in enumerate(zip(estimators, held))]
+
+    return score
