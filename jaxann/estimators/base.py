@@ -360,6 +360,11 @@ class _BaseMLP(BaseEstimator):
         sample_weight (n_samples,): each row's weight in every batch's cost (a weighted mean,
         the L2 term divided by the batch's weight sum), as scikit-learn weighs them.
         """
+        from jaxann.estimators.batch import Ahead  # it builds on this module
+
+        ahead = Ahead.active()
+        if ahead is not None and ahead.fit(self, X, y, sample_weight):
+            return self  # trained beside other fits (a search's; `jaxann.estimators.batch`)
         return self._fit(X, y, sample_weight, incremental=False)
 
     def _output(self, X):

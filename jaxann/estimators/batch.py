@@ -21,16 +21,20 @@ a warm start) the caller fits one at a time.
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import jax
+import joblib
 import numpy as np
 
 from jaxann.estimators.base import ACTIVATION_NAMES, Plan, _BaseMLP
 from jaxann.inputs import check_sample_weight
-from jaxann.loop import FitResult, Member, Round, Stack, run_epochs
+from jaxann.loop import FitResult, History, Member, Round, Stack, run_epochs
 from jaxann.placement import Placement
 from jaxann.predict import stacked_outputs
 
@@ -44,6 +48,7 @@ class Outcome:
     estimator: _BaseMLP
     error: BaseException | None = None
     warnings: list = field(default_factory=list)
+    output: str = ""  # what its fit prints with verbose: scikit-learn's iteration lines
 
 
 def batchable(estimator) -> bool:
@@ -80,10 +85,15 @@ class _captured:
 
     def __enter__(self):
         self._warnings = warnings.catch_warnings(record=True)
-        self.outcome.warnings += self._warnings.__enter__()
+        self._recorded = self._warnings.__enter__()
         warnings.simplefilter("always")
+        self._printed = contextlib.redirect_stdout(io.StringIO())
+        self._printed.__enter__()
 
     def __exit__(self, kind, error, traceback):
+        self.outcome.output += self._printed._new_target.getvalue()
+        self._printed.__exit__(None, None, None)
+        self.outcome.warnings += self._recorded
         self._warnings.__exit__(None, None, None)
         if isinstance(error, Exception):
             self.outcome.error = error
@@ -151,7 +161,15 @@ def _train(outcomes: list, plans: list) -> None:
         result = FitResult(kept if kept is not None else mine.params, member.history, 0.0, seconds,
                            progress, member.diverged)
         with _captured(outcome):
+            for epoch in range(len(member.history.loss) if outcome.estimator.verbose else 0):
+                # the lines its fit alone logs after each epoch
+                outcome.estimator._log(replace(progress, epoch=epoch + 1, history=_first(member.history, epoch + 1)))
             outcome.estimator._finish(plan, result)
+
+
+def _first(history: History, epochs: int) -> History:
+    """The history of a run's first epochs (what its log saw after each)."""
+    return History(loss=history.loss[:epochs], validation_score=history.validation_score[:epochs])
 
 
 def _validation_scores(estimators, plans, x, rows, placement):
@@ -171,3 +189,60 @@ def _validation_scores(estimators, plans, x, rows, placement):
         return [est._score_outputs(a[k], y_val, w_val) for k, (est, (y_val, w_val)) in enumerate(zip(estimators, held))]
 
     return score
+
+
+class Ahead:
+    """Fits trained ahead of the calls that ask for them (a search's loop): while
+    `collecting()`, a batchable estimator's fit records its request instead of training;
+    `train()` fits every request together; while `serving()`, a fit asked for again (the
+    same estimator settings and data) takes its trained state instead of training, with
+    the warnings, printed lines and error of its fit. Any other fit trains as usual."""
+
+    _current = None  # the Ahead in force, if any (jaxann's estimators ask it in fit)
+
+    def __init__(self):
+        self.requests, self.outcomes, self.mode = {}, {}, None
+
+    @staticmethod
+    def active() -> "Ahead | None":
+        return Ahead._current
+
+    @contextlib.contextmanager
+    def _in(self, mode):
+        before, Ahead._current, self.mode = Ahead._current, self, mode
+        try:
+            yield self
+        finally:
+            Ahead._current, self.mode = before, None
+
+    def collecting(self):
+        return self._in("collect")
+
+    def serving(self):
+        return self._in("serve")
+
+    def train(self) -> None:
+        keys = list(self.requests)
+        self.outcomes = dict(zip(keys, fit_together([self.requests[k] for k in keys])))
+        self.requests = {}
+
+    def fit(self, estimator, X, y, sample_weight) -> bool:
+        """Answer estimator.fit(X, y, sample_weight): True if done here (recorded, or given
+        its trained state), False if the estimator must train itself."""
+        if not batchable(estimator):
+            return False
+        key = joblib.hash((type(estimator).__qualname__, estimator.get_params(deep=False), X, y, sample_weight))
+        if self.mode == "collect":
+            self.requests.setdefault(key, (copy.deepcopy(estimator), X, y, sample_weight))
+            return True
+        outcome = self.outcomes.get(key)
+        if outcome is None:
+            return False
+        estimator.__dict__.update(copy.deepcopy(outcome.estimator.__dict__))
+        if estimator.verbose:
+            print(outcome.output, end="")
+        for w in outcome.warnings:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if outcome.error is not None:
+            raise outcome.error
+        return True
