@@ -167,11 +167,13 @@ class SweepStep:
     """What a sweep's callback gets after each epoch of a program: the program's index, its
     models' records as they are now (`jaxann.loop.Member`: epoch, history, done), and
     snapshot(), the whole sweep's `SweepProgress` gathered to the host (for a checkpoint;
-    only called when wanted, as it copies every model's arrays)."""
+    only called when wanted, as it copies every model's arrays). A record marked done here
+    (`record.done = True`, e.g. a trial pruned) trains no further."""
 
     program: int
     records: list
     snapshot: Callable[[], SweepProgress]
+    indices: list = field(default_factory=list)  # each record's index among the sweep's members
 
 
 @dataclass
@@ -224,11 +226,12 @@ class SweepResult:
         from jaxann.files import atomic_write
 
         rows = self.table()
-        text = _csv(rows)
+        text = csv_text(rows)
         return atomic_write(path, lambda f: f.write(text.encode()))
 
 
-def _csv(rows) -> str:
+def csv_text(rows) -> str:
+    """Rows (dicts with the same keys) as CSV text, a header first."""
     import io
 
     out = io.StringIO()
@@ -284,7 +287,7 @@ def fit_many(members: list, x, y, *, n_out: int | None = None, sample_weight=Non
                 group.state, group.best = state, best
                 if callback is not None:
                     callback(SweepStep(len(groups) - 1, group.members[:len(group.indices)],
-                                       lambda: _progress(members, groups, len(order))))
+                                       lambda: _progress(members, groups, len(order)), group.indices))
 
             _train(group, x, y, n_out, sample_weight, x_divisor, devices, after_round)
         fit_seconds = time.perf_counter() - fit_start

@@ -1,5 +1,5 @@
 """The `jaxann` command line (also `python -m jaxann`): it parses and prints; the work is
-the library's. One module per command: train, sweep, plot, gradcheck, bench, cache.
+the library's. One module per command: train, sweep, tune, plot, gradcheck, bench, cache.
 
 Every rejection of bad input is one line on stderr, `jaxann: error: ...`, and exit
 status 2; never a traceback. Diverged training exits 1, training that ends at chance
@@ -23,6 +23,7 @@ from jaxann.errors import JaxannError, TrainingDiverged
 COMMANDS = {
     "train": "train and evaluate a network",
     "sweep": "train many models (grids of any settings) as one program per shape",
+    "tune": "search settings with an Optuna study, many trials per program",
     "plot": "draw one of the lecture's figures",
     "gradcheck": "backprop vs jax.grad vs finite differences, per layer",
     "bench": "time jaxann's training (and other libraries', from benchmarks/bench.py) side by side",

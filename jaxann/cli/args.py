@@ -57,9 +57,10 @@ SWEEP_AXES = {
 }
 
 
-def add_network_flags(p, sweep: bool = False):
-    """The flags `train` and `sweep` share; a sweep takes lists for its numeric settings
-    (SWEEP_AXES), several architectures and several batch sizes."""
+def add_network_flags(p, sweep: bool = False, tune: bool = False):
+    """The flags `train`, `sweep` and `tune` share; a sweep takes lists for its numeric
+    settings (SWEEP_AXES), several architectures and several batch sizes; a study takes a
+    search space for each (`jaxann.tune.space`: LOW:HIGH[:log], choices, or one value)."""
     from jaxann.activations import ACTIVATIONS
     from jaxann.config import GRADS, LR_SCHEDULES, OPTIMIZERS, TrainConfig
     from jaxann.data import DATASETS
@@ -68,7 +69,10 @@ def add_network_flags(p, sweep: bool = False):
     d = TrainConfig()
     p.add_argument("--dataset", choices=DATASETS, default="digits", help="default: digits (offline)")
     p.add_argument("--data-dir", help="folder with the IDX files (else $JAXANN_DATA_DIR, then the cache)")
-    if sweep:
+    if tune:
+        p.add_argument("--hidden", metavar="SPACE", help="architectures to choose from, layers joined by '-', "
+                       "e.g. 32,64,128 or 100-50,200 (default 50)")
+    elif sweep:
         p.add_argument("--hidden", type=int_list, nargs="+", default=[list(d.hidden)],
                        help="architectures, each hidden sizes, e.g. --hidden 50 100 100,50 (default 50)")
     else:
@@ -76,9 +80,13 @@ def add_network_flags(p, sweep: bool = False):
     p.add_argument("--activation", choices=list(ACTIVATIONS), default=d.activation)
     p.add_argument("--loss", choices=list(LOSSES), default=d.loss)
     # L-BFGS trains one model on all the data: `train` only
-    p.add_argument("--optimizer", choices=[o for o in OPTIMIZERS if not (sweep and o == "lbfgs")],
+    p.add_argument("--optimizer", choices=[o for o in OPTIMIZERS if not ((sweep or tune) and o == "lbfgs")],
                    default=d.optimizer, help="lbfgs: full-batch L-BFGS, --epochs its most iterations")
-    if sweep:
+    if tune:
+        for flag, (name, kind) in {**SWEEP_AXES, "--seeds": ("seed", "int"), "--batch-size": ("batch_size", "int")}.items():
+            p.add_argument("--seed" if name == "seed" else flag, dest=name, metavar="SPACE",
+                           help=f"{name}: LOW:HIGH, LOW:HIGH:log, a,b,c or one value (default {getattr(d, name)})")
+    elif sweep:
         for flag, (name, kind) in SWEEP_AXES.items():
             default = getattr(d, name)
             p.add_argument(flag, type=int_list if kind == "int" else float_list, default=[default], dest=name,
