@@ -82,15 +82,18 @@ class _FitsAhead:
         cv = cv or check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(cv.split(X, y, **routed.splitter.split))
         base = clone(self.estimator)
+        folds = []  # each fold's rows once: the fits of one fold share them
         ahead = Ahead()
         with ahead.collecting():
             for parameters in candidate_params:
                 estimator = clone(base).set_params(**clone(parameters, safe=False))
                 if not batchable(_final_step(estimator)):
                     continue
-                for train, _ in splits:
-                    X_train, y_train = _safe_split(estimator, X, y, train)
-                    fit_params = _check_method_params(X, params=routed.estimator.fit, indices=train)
+                for i, (train, _) in enumerate(splits):
+                    if len(folds) <= i:
+                        folds.append((*_safe_split(estimator, X, y, train),
+                                       _check_method_params(X, params=routed.estimator.fit, indices=train)))
+                    X_train, y_train, fit_params = folds[i]
                     with contextlib.suppress(Exception):  # a fit that fails here fails again in the loop
                         clone(estimator).fit(X_train, y_train, **fit_params)
         ahead.train()

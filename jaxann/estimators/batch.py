@@ -73,7 +73,9 @@ def fit_together(requests: list) -> list:
     for i, plan in plans.items():
         groups.setdefault(_program_key(plan), []).append(i)
     for indices in groups.values():
-        _train([outcomes[i] for i in indices], [plans[i] for i in indices])
+        # requests given the same arrays share one copy of their rows on the device
+        sources = [tuple(map(id, requests[i][1:])) for i in indices]
+        _train([outcomes[i] for i in indices], [plans[i] for i in indices], sources)
     return outcomes
 
 
@@ -111,16 +113,18 @@ def _program_key(plan: Plan):
             plan.sample_weight is None)
 
 
-def _train(outcomes: list, plans: list) -> None:
-    """Train one program's plans side by side, then finish each estimator."""
+def _train(outcomes: list, plans: list, sources: list) -> None:
+    """Train one program's plans side by side, then finish each estimator. sources: what
+    each plan's data came from (plans of one source hold the same rows)."""
     config = plans[0].config
     dtype = np.dtype(config.dtype)
-    # the fits' data, each distinct array once, end to end; each model its own rows of them
+    # the fits' data, each source's once, end to end; each model its own rows of them
     blocks, offsets = [], {}
-    for plan in plans:
-        if id(plan.x) not in offsets:
-            offsets[id(plan.x)] = sum(b.x.shape[0] for b in blocks)
+    for plan, source in zip(plans, sources):
+        if source not in offsets:
+            offsets[source] = sum(b.x.shape[0] for b in blocks)
             blocks.append(plan)
+    offset_of = dict(zip(map(id, plans), (offsets[s] for s in sources)))
     x = np.concatenate([np.asarray(b.x, dtype) for b in blocks])
     t = np.concatenate([np.asarray(b.t, dtype) for b in blocks])
     weights = None
@@ -129,7 +133,7 @@ def _train(outcomes: list, plans: list) -> None:
 
     def rows(plan, which):
         local = np.arange(plan.x.shape[0]) if which is None else which
-        return (offsets[id(plan.x)] + local).astype(np.int32)
+        return (offset_of[id(plan)] + local).astype(np.int32)
 
     train_rows = [rows(p, p.train) for p in plans]
     n_train = train_rows[0].shape[0]
