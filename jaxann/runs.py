@@ -1,7 +1,7 @@
 """The run folder that `jaxann train --out DIR` writes, and the metrics schema.
 
     DIR/checkpoint.npz   during training: the run's Progress (`jaxann.checkpoint`)
-    DIR/params.npz       after training: the parameters (`jaxann.checkpoint.save_params`)
+    DIR/params.npz       after training: the model, parameters and description (`jaxann.model`)
     DIR/metrics.json     after training: `metrics(...)`, read back by `read_metrics`
     DIR/loss_curve.png   after training: the loss curve
 
@@ -21,11 +21,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jaxann.checkpoint import save_params
 from jaxann.config import TrainConfig
 from jaxann.errors import JaxannError
 from jaxann.files import atomic_write, remove_leftovers
 from jaxann.loop import History
+from jaxann.model import save_model
 from jaxann.placement import device_name
 
 CHECKPOINT, PARAMS, METRICS, LOSS_CURVE = "checkpoint.npz", "params.npz", "metrics.json", "loss_curve.png"
@@ -84,12 +84,12 @@ class RunFolder:
         """Delete the temporaries that a run killed while writing its files left behind."""
         return [leftover for name in (CHECKPOINT, PARAMS, METRICS) for leftover in remove_leftovers(self.path / name)]
 
-    def save(self, params, run_metrics: dict, draw_loss_curve) -> None:
-        """The finished run's parameters, metrics and loss-curve figure (draw_loss_curve() ->
-        a matplotlib Figure: the figures are the command line's to draw)."""
+    def save(self, model, run_metrics: dict, draw_loss_curve) -> None:
+        """The finished run's model (a `jaxann.model.Model`), metrics and loss-curve figure
+        (draw_loss_curve() -> a matplotlib Figure: the figures are the command line's to draw)."""
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            save_params(self.path / PARAMS, params)
+            save_model(self.path / PARAMS, model)
         except OSError as e:
             raise JaxannError(f"cannot write to {self.path}: {e.strerror or e}") from None
         write_json(self.path / METRICS, run_metrics)

@@ -32,7 +32,7 @@ def test_train_writes_metrics_params_and_loss_curve(tmp_path, capsys):
     params = load_params(out / "params.npz")
     assert [layer["W"].shape for layer in params] == [(64, 20), (20, 10), (10, 10)]
     d = load("digits")
-    assert accuracy(params, d.x_test, d.y_test) == metrics["test_accuracy"]
+    assert accuracy(params, d.x_test, d.y_test, "relu") == metrics["test_accuracy"]
     assert json.loads((out / "metrics.json").read_text()) == metrics
     assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

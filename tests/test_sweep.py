@@ -101,8 +101,8 @@ def test_scores_come_from_one_program_per_data_set_and_equal_predictions(digits)
         test = result.evaluate(digits.x_test, digits.y_test)
     assert ledger.names == ["scores"]  # one compiled program for the four models
     for params, score, train in zip(result.params, test, result.scores["train"]):
-        assert score == pytest.approx(accuracy(params, digits.x_test, digits.y_test), abs=1e-12)
-        assert train == pytest.approx(accuracy(params, digits.x_train, digits.y_train), abs=1e-12)
+        assert score == pytest.approx(accuracy(params, digits.x_test, digits.y_test, "relu"), abs=1e-12)
+        assert train == pytest.approx(accuracy(params, digits.x_train, digits.y_train, "relu"), abs=1e-12)
     assert len(set(test)) > 1
 
 

@@ -17,6 +17,7 @@ import threading
 
 from jaxann.cli.args import batch_size, float_list, int_list, positive_int
 from jaxann.errors import JaxannError, TrainingDiverged
+from jaxann.version import version
 
 # command -> its one-line help; each command's flags live in jaxann/cli/<command>.py and are
 # added only for the command being run, so `jaxann --help` imports no JAX
@@ -43,22 +44,13 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser, with the flags of `command` (a name of COMMANDS) filled in."""
     parser = _Parser(prog="jaxann", description="Feedforward neural networks in JAX.")
-    parser.add_argument("--version", action="version", version=f"jaxann {_version()}")
+    parser.add_argument("--version", action="version", version=f"jaxann {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help in COMMANDS.items():
         p = sub.add_parser(name, help=help)
         if name == command:
             importlib.import_module(f"jaxann.cli.{name}").add_arguments(p)
     return parser
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("jaxann")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
 
 
 class Terminated(Exception):

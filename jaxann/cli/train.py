@@ -85,7 +85,11 @@ def run(args) -> int:
     if folder:
         from jaxann.plots import loss_curve
 
-        folder.save(result.params, run_metrics, lambda: loss_curve(result.history).figure)
+        from jaxann.model import Model, output_of
+
+        model = Model(result.params, config.activation, config.loss, output_of(config.loss), "multiclass",
+                      np.arange(data.n_classes), data.x_divisor, config.grad, config.to_dict())
+        folder.save(model, run_metrics, lambda: loss_curve(result.history).figure)
     if train_acc <= chance + CHANCE_MARGIN:
         print(f"jaxann: warning: training ended at chance level (training accuracy {train_acc:.4f}; always "
               f"answering the commonest class gives {chance:.4f}); lower the learning rate (--lr)", file=sys.stderr)
