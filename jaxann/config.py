@@ -12,6 +12,9 @@ Each field says, in its metadata, which part of training reads it:
 `program_config()` keeps the program fields and resets the others to their defaults; the
 cache of compiled epochs is keyed by it, so a field is part of the key unless it says
 otherwise, and nothing can be left out of the key by hand.
+
+Importing this module imports no JAX (the tables `validate` checks against load when it
+runs), so the command line can build its flags from `TrainConfig`'s defaults at once.
 """
 
 from __future__ import annotations
@@ -19,17 +22,19 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
-import jax
-
-from jaxann.activations import ACTIVATIONS
-from jaxann.deltas import GRADS
 from jaxann.errors import JaxannError
-from jaxann.losses import LOSSES
-from jaxann.network import INITS
 
 OPTIMIZERS = ("sgd", "adam", "lbfgs")
 LR_SCHEDULES = ("constant", "invscaling", "adaptive")
 DTYPES = ("float32", "float64")
+
+
+def __getattr__(name):
+    if name == "GRADS":  # the learning rules' names, from their home (loaded on first use)
+        from jaxann.deltas import GRADS
+
+        return GRADS
+    raise AttributeError(f"module 'jaxann.config' has no attribute {name!r}")
 
 
 def _input(default):
@@ -94,6 +99,13 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """self, or JaxannError naming the first setting out of range."""
+        import jax
+
+        from jaxann.activations import ACTIVATIONS
+        from jaxann.deltas import GRADS
+        from jaxann.losses import LOSSES
+        from jaxann.network import INITS
+
         def need(ok, what):
             if not ok:
                 raise JaxannError(what)

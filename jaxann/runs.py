@@ -11,6 +11,10 @@ and the folder of `jaxann sweep --out DIR`:
     DIR/results.csv      after it: one row per model (`jaxann.sweep.SweepResult.to_csv`)
     DIR/metrics.json     after it: a list of `metrics(...)`, one per model
 
+A folder that already holds a run is never written into by accident: `claim` refuses it
+unless the run is continued (--resume) or replaced (--overwrite: its files are deleted
+first, so the folder never mixes two runs).
+
 This module is the one owner of these layouts and of the metrics' keys: the command line
 writes through it, `jaxann plot history` reads through it. Every file is written by
 `jaxann.files.atomic_write`.
@@ -73,12 +77,40 @@ def save_figure(path, draw) -> None:
         plt.close(fig)
 
 
-class RunFolder:
-    """The folder of one `jaxann train --out DIR` run."""
+class _Folder:
+    """What the two run folders share: their files, and `claim`."""
+
+    FILES: tuple = ()
 
     def __init__(self, path):
         self.path = Path(path)
         self.checkpoint = self.path / CHECKPOINT
+
+    def existing(self) -> list[str]:
+        """The names of this layout's files the folder holds now."""
+        return [name for name in self.FILES if (self.path / name).is_file()]
+
+    def claim(self, *, resume: bool, overwrite: bool) -> list[str]:
+        """Make the folder ready for a run: JaxannError when it holds a run and neither
+        resume nor overwrite is set; with overwrite, that run's files deleted (their names
+        returned)."""
+        if resume and overwrite:
+            raise JaxannError("--resume continues the run in --out and --overwrite replaces it: pass one")
+        found = self.existing()
+        if not found or resume:
+            return []
+        if not overwrite:
+            raise JaxannError(f"{self.path} already holds a run ({', '.join(found)}); pass --resume to continue "
+                              "it or --overwrite to replace it, or choose another --out folder")
+        for name in found:
+            (self.path / name).unlink()
+        return found
+
+
+class RunFolder(_Folder):
+    """The folder of one `jaxann train --out DIR` run."""
+
+    FILES = (CHECKPOINT, PARAMS, METRICS, LOSS_CURVE)
 
     def remove_leftovers(self) -> list[Path]:
         """Delete the temporaries that a run killed while writing its files left behind."""
@@ -108,14 +140,11 @@ class RunFolder:
         return values
 
 
-class SweepFolder:
+class SweepFolder(_Folder):
     """The folder of one `jaxann sweep --out DIR` sweep."""
 
     RESULTS = "results.csv"
-
-    def __init__(self, path):
-        self.path = Path(path)
-        self.checkpoint = self.path / CHECKPOINT
+    FILES = (CHECKPOINT, RESULTS, METRICS)
 
     def remove_leftovers(self) -> list[Path]:
         """Delete the temporaries that a sweep killed while writing its files left behind."""

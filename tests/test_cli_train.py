@@ -105,7 +105,7 @@ def test_a_run_that_ends_at_chance_level_warns_and_exits_3(capsys):
     assert main(["train", "--lr", "50", "--epochs", "3", "--quiet"]) == 3
     captured = capsys.readouterr()
     assert "Training set score: 0.10" in captured.out
-    assert captured.err.startswith("jaxann: warning: training ended at chance level (training accuracy 0.10")
+    assert captured.err.startswith("jaxann train: warning: training ended at chance level (training accuracy 0.10")
 
 
 def test_unwritable_outputs_are_refused_before_training(tmp_path, capsys):
@@ -114,7 +114,7 @@ def test_unwritable_outputs_are_refused_before_training(tmp_path, capsys):
     for flags in (["--metrics", str(blocker / "m.json")], ["--out", str(blocker / "run")]):
         assert main(["train", "--epochs", "1", *flags]) == 2
         captured = capsys.readouterr()
-        assert captured.out == "" and captured.err.startswith(f"jaxann: error: cannot write {blocker}")
+        assert captured.out == "" and captured.err.startswith(f"jaxann train: error: cannot write {blocker}")
 
 
 def test_run_files_get_the_mode_open_would_give(tmp_path):
@@ -146,3 +146,20 @@ def test_a_reader_that_goes_away_gets_no_traceback():
                          capture_output=True, text=True, timeout=300)
     assert run.stdout.startswith("jaxann train: digits") and run.stdout.count("\n") == 1
     assert "Traceback" not in run.stderr and "BrokenPipe" not in run.stderr
+
+
+def test_a_folder_that_holds_a_run_is_refused_unless_resumed_or_overwritten(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--seed", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"jaxann train: error: {out} already holds a run (checkpoint.npz, params.npz, metrics.json, "
+                   "loss_curve.png); pass --resume to continue it or --overwrite to replace it, or choose "
+                   "another --out folder\n")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # untouched
+    assert main(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--seed", "2", "--out", str(out),
+                 "--overwrite"]) == 0
+    assert "Removed" in capsys.readouterr().err
+    after = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert after.keys() == before.keys() and after["params.npz"] != before["params.npz"]

@@ -50,3 +50,18 @@ def test_a_sweep_folder_writes_its_table_and_metrics(tmp_path):
     assert lines[0].startswith("model,seed,epochs,stopped") and len(lines) == 3
     assert json.loads((tmp_path / "s" / METRICS).read_text()) == [{"model": 0}, {"model": 1}]
     assert np.isfinite([float(line.split(",")[-1]) for line in lines[1:]]).all()
+
+
+def test_a_sweep_folder_that_holds_a_sweep_is_claimed_only_on_purpose(tmp_path):
+    folder = SweepFolder(tmp_path / "s")
+    assert folder.claim(resume=False, overwrite=False) == []  # a new folder
+    folder.path.mkdir()
+    (folder.path / "results.csv").write_text("model\n0\n")
+    (folder.path / "notes.txt").write_text("the user's")
+    with pytest.raises(JaxannError, match=r"already holds a run \(results.csv\); pass --resume .* --overwrite"):
+        folder.claim(resume=False, overwrite=False)
+    assert folder.claim(resume=True, overwrite=False) == [] and (folder.path / "results.csv").exists()
+    with pytest.raises(JaxannError, match="pass one"):
+        folder.claim(resume=True, overwrite=True)
+    assert folder.claim(resume=False, overwrite=True) == ["results.csv"]
+    assert sorted(p.name for p in folder.path.iterdir()) == ["notes.txt"]

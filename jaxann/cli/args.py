@@ -60,10 +60,8 @@ SWEEP_AXES = {
 def add_network_flags(p, sweep: bool = False):
     """The flags `train` and `sweep` share; a sweep takes lists for its numeric settings
     (SWEEP_AXES), several architectures and several batch sizes."""
-    from jaxann.activations import ACTIVATIONS
-    from jaxann.config import GRADS, LR_SCHEDULES, OPTIMIZERS, TrainConfig
-    from jaxann.data import DATASETS
-    from jaxann.losses import LOSSES
+    from jaxann.cli.choices import ACTIVATIONS, DATASETS, GRADS, LOSSES
+    from jaxann.config import LR_SCHEDULES, OPTIMIZERS, TrainConfig
 
     d = TrainConfig()
     p.add_argument("--dataset", choices=DATASETS, default="digits", help="default: digits (offline)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 from jaxann.cli.args import (SWEEP_AXES, add_device_flags, add_network_flags, add_stopping_flags, config_from,
                              positive_int, start_distributed)
@@ -27,6 +28,8 @@ def add_arguments(p):
                    help="with --out: write DIR/checkpoint.npz every N epochs and after the last (default 1)")
     p.add_argument("--resume", action="store_true",
                    help="with --out: continue the sweep from DIR/checkpoint.npz (same models; --epochs may grow)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="with --out: replace the sweep DIR holds (without it, or --resume, such a folder is refused)")
     p.add_argument("--results", help="write one row per model (settings, epochs, why it stopped, scores, "
                    "seconds) to this CSV file")
     p.add_argument("--plot", help="save the loss curves and each final test score against the swept "
@@ -67,8 +70,14 @@ def run(args) -> int:
     for path in (args.metrics, args.results, args.plot):
         if path:  # refused now, not after the training
             check_writable(path)
+    if args.overwrite and not args.out:
+        raise JaxannError("--overwrite needs --out DIR, the folder whose sweep it replaces")
     if args.out:
         check_writable(args.out, "folder")
+        from jaxann.runs import SweepFolder
+
+        for name in SweepFolder(args.out).claim(resume=args.resume, overwrite=args.overwrite):
+            print(f"Removed {args.out}/{name} of the sweep replaced (--overwrite)", file=sys.stderr)
     start_distributed(args)
     use_program_store(args.compile_cache)
     data = load(args.dataset, args.data_dir)

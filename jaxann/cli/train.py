@@ -28,6 +28,8 @@ def add_arguments(p):
                    help="with --out: write DIR/checkpoint.npz every N epochs and after the last (default 1)")
     p.add_argument("--resume", action="store_true",
                    help="with --out: continue from DIR/checkpoint.npz (same settings; --epochs may grow)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="with --out: replace the run DIR holds (without it, or --resume, such a folder is refused)")
     p.add_argument("--debug-nans", action="store_true",
                    help="JAX's NaN checking: stop at the first operation that makes a NaN, and name it")
     add_device_flags(p, "data parallelism: split each batch over this many devices")
@@ -52,8 +54,14 @@ def run(args) -> int:
                           "checkpointed, so an lbfgs run restarts (run it again without --resume)")
     if args.metrics:  # refused now, not after the training
         check_writable(args.metrics)
+    if args.overwrite and not args.out:
+        raise JaxannError("--overwrite needs --out DIR, the folder whose run it replaces")
     if args.out:
         check_writable(args.out, "folder")
+        from jaxann.runs import RunFolder
+
+        for name in RunFolder(args.out).claim(resume=args.resume, overwrite=args.overwrite):
+            print(f"Removed {args.out}/{name} of the run replaced (--overwrite)", file=sys.stderr)
     start_distributed(args)
     use_program_store(args.compile_cache)
     data = load(args.dataset, args.data_dir)
@@ -91,7 +99,7 @@ def run(args) -> int:
                       np.arange(data.n_classes), data.x_divisor, config.grad, config.to_dict())
         folder.save(model, run_metrics, lambda: loss_curve(result.history).figure)
     if train_acc <= chance + CHANCE_MARGIN:
-        print(f"jaxann: warning: training ended at chance level (training accuracy {train_acc:.4f}; always "
+        print(f"jaxann train: warning: training ended at chance level (training accuracy {train_acc:.4f}; always "
               f"answering the commonest class gives {chance:.4f}); lower the learning rate (--lr)", file=sys.stderr)
         return AT_CHANCE
     return 0
