@@ -129,6 +129,19 @@ class Model:
         right = (pred == y).all(axis=1) if pred.ndim == 2 else pred == y
         return float(np.average(right, weights=sample_weight))
 
+    def confusion(self, x, y) -> np.ndarray:
+        """The confusion matrix (n_classes, n_classes) of a single-label classifier: entry
+        [i, j] counts the rows of class classes[i] predicted classes[j]."""
+        if self.task not in ("multiclass", "binary"):
+            raise JaxannError(f"a confusion matrix needs a single-label classifier, not {self.task}")
+        k = len(self.classes)
+        true, pred = np.searchsorted(self.classes, np.asarray(y)), np.searchsorted(self.classes, self.predict(x))
+        if np.any(true >= k) or np.any(self.classes[np.minimum(true, k - 1)] != np.asarray(y)):
+            raise JaxannError(f"y holds labels that are not this model's classes {self.classes.tolist()}")
+        confusion = np.zeros((k, k), np.int64)
+        np.add.at(confusion, (true, pred), 1)
+        return confusion
+
     def about(self) -> dict:
         """The description `save_params` stores beside the arrays."""
         return {"sizes": self.sizes, "activation": self.activation, "loss": self.loss, "output": self.output,

@@ -93,3 +93,49 @@ def test_a_file_whose_description_does_not_fit_its_arrays_is_refused(tanh_run, t
     np.savez(bad, **arrays)
     with pytest.raises(JaxannError, match=r"says layer sizes \[64, 17, 10\], its arrays \[64, 16, 10\]"):
         jaxann.load_model(bad)
+
+
+def test_predict_command_answers_as_the_estimator_built_from_the_run(tanh_run, tmp_path, capsys):
+    out, _ = tanh_run
+    d = load("digits")
+    np.save(tmp_path / "x.npy", d.x_test[:40])
+    assert main(["predict", "--model", str(out), str(tmp_path / "x.npy")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    estimator = jaxann.MLPClassifier.from_model(out)
+    assert lines[0] == "label" and [int(v) for v in lines[1:]] == estimator.predict(d.x_test[:40]).tolist()
+    # the same rows as a CSV with a header, probabilities to a .npy file
+    np.savetxt(tmp_path / "x.csv", d.x_test[:40], delimiter=",", header=",".join(f"p{j}" for j in range(64)),
+               comments="")
+    assert main(["predict", "--model", str(out), str(tmp_path / "x.csv"), "--proba", "--out",
+                 str(tmp_path / "p.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), jaxann.load_model(out).predict_proba(d.x_test[:40]))
+    # IDX images (n, 8, 8) of uint8, as MNIST's files hold them
+    pixels = np.arange(3 * 64, dtype=np.uint8).reshape(3, 8, 8) % 17
+    (tmp_path / "images-idx3-ubyte").write_bytes(np.array([2051, 3, 8, 8], ">i4").tobytes() + pixels.tobytes())
+    assert main(["predict", "--model", str(out), str(tmp_path / "images-idx3-ubyte")]) == 0
+    expected = jaxann.load_model(out).predict(pixels.reshape(3, 64))
+    assert capsys.readouterr().out.split() == ["label", *map(str, expected)]
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda p: np.save(p, np.zeros((4, 30))), "rows of 30 values; the model (64-16-10 tanh"),
+    (lambda p: np.save(p, np.array([["a"] * 64])), "dtype <U1; expected rows (m, n_features) of real numbers"),
+    (lambda p: p.write_bytes(b"not numpy"), "cannot be read as rows of numbers"),
+], ids=["width", "dtype", "garbage"])
+def test_predict_refuses_a_bad_input_in_one_line(tanh_run, tmp_path, capsys, make, message):
+    path = tmp_path / "x.npy"
+    make(path)
+    assert main(["predict", "--model", str(tanh_run[0]), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"jaxann predict: error: {path}") and message in err and err.count("\n") == 1
+
+
+def test_evaluate_prints_the_runs_scores_and_confusion_matrix(tanh_run, tmp_path, capsys):
+    out, metrics = tanh_run
+    assert main(["evaluate", "--model", str(out), "--figure", str(tmp_path / "cm.png")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == f"Training set score: {metrics['train_accuracy']:f}"
+    assert lines[2] == f"Test set score: {metrics['test_accuracy']:f}"
+    confusion = np.array([[int(v) for v in line.split("|")[1].split()] for line in lines[6:16]])
+    assert confusion.sum() == 450 and confusion.trace() / 450 == metrics["test_accuracy"]
+    assert (tmp_path / "cm.png").read_bytes()[:4] == b"\x89PNG"
