@@ -29,6 +29,15 @@ LR_SCHEDULES = ("constant", "invscaling", "adaptive")
 DTYPES = ("float32", "float64")
 
 
+def differing(settings: list) -> list:
+    """The keys whose values differ between the dicts `settings` (e.g. `TrainConfig.to_dict()`s,
+    a run's metrics' "config"), in the order they first appear."""
+    import json
+
+    keys = list(dict.fromkeys(k for s in settings for k in s))
+    return [k for k in keys if len({json.dumps(s.get(k), sort_keys=True) for s in settings}) > 1]
+
+
 def __getattr__(name):
     if name == "GRADS":  # the learning rules' names, from their home (loaded on first use)
         from jaxann.deltas import GRADS

@@ -10,6 +10,7 @@ only scripts and the command line save or show figures (`jaxann plot NAME --out 
     confusion_matrix(confusion, classes)     counts of true (rows) against predicted (columns) classes
     perceptron(result)                       boundaries over the epochs: the rule vs gradient descent
     history(metrics)                         loss and accuracy curves of a saved run
+    histories(runs)                          several saved runs' curves overlaid, one legend entry each
     learning_rules(result)                   test accuracy per rule; hidden layers' angles to the gradient
     sweep(result)                            a sweep's loss curves; each final score against each swept setting
 
@@ -255,6 +256,31 @@ def history(metrics, axes=None):
     axes[0].set_title(f"{metrics.get('dataset', {}).get('name', '')} {'-'.join(map(str, metrics.get('dataset', {}).get('sizes', [])))} "
                       f"{c['activation']}, {c['optimizer']} lr {c['lr']:g}")
     axes[1].set_title("Accuracy")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    return axes
+
+
+def histories(runs, axes=None):
+    """Loss (left) and validation score, else running training accuracy, (right) per epoch
+    of several saved runs overlaid: runs is [(label, metrics)], each label naming what sets
+    the run apart; each run's final test accuracy is a dashed line in its colour."""
+    axes = _row(axes, 2)
+    for k, (label, metrics) in enumerate(runs):
+        color, h = f"C{k % 10}", metrics["history"]
+        epochs = range(1, len(h["loss"]) + 1)
+        axes[0].plot(epochs, h["loss"], "o-", color=color, markersize=3, label=label)
+        score = h["validation_score"] or h["train_accuracy"]
+        if score:
+            axes[1].plot(epochs, score, "o-", color=color, markersize=3,
+                         label=f"{label} ({'validation' if h['validation_score'] else 'training'})")
+        axes[1].axhline(metrics["test_accuracy"], color=color, linestyle="--", linewidth=1)
+    names = {m.get("dataset", {}).get("name") for _, m in runs} - {None}
+    axes[0].set(ylabel="loss (with L2 term)", title=f"{', '.join(sorted(names)) or 'Runs'}: loss per epoch")
+    axes[1].set(ylabel="accuracy", title="Accuracy per epoch (dashed: final test accuracy)")
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)

@@ -16,29 +16,31 @@ unless the run is continued (--resume) or replaced (--overwrite: its files are d
 first, so the folder never mixes two runs).
 
 This module is the one owner of these layouts and of the metrics' keys: the command line
-writes through it, `jaxann plot history` reads through it. Every file is written by
-`jaxann.files.atomic_write`.
+writes through it, `jaxann plot history` and `jaxann runs` read through it (`find_runs`,
+`summary`). Every file is written by `jaxann.files.atomic_write`. Importing it loads no
+JAX, so listing runs is quick.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
-from jaxann.config import TrainConfig
+from jaxann.config import TrainConfig, differing
 from jaxann.errors import JaxannError
 from jaxann.files import atomic_write, remove_leftovers
-from jaxann.loop import History
-from jaxann.model import save_model
-from jaxann.placement import device_name
 
 CHECKPOINT, PARAMS, METRICS, LOSS_CURVE = "checkpoint.npz", "params.npz", "metrics.json", "loss_curve.png"
 
 
-def metrics(config: TrainConfig, history: History, *, train_accuracy: float, test_accuracy: float,
+def metrics(config: TrainConfig, history, *, train_accuracy: float, test_accuracy: float,
             fit_seconds: float, compile_seconds: float, **extra) -> dict:
     """A run's metrics, as `--metrics FILE` and DIR/metrics.json hold them (extra keys after
-    the common ones: the data set, the number of devices, a sweep member's settings)."""
+    the common ones: the data set, the number of devices, a sweep member's settings);
+    history: the run's `jaxann.loop.History`."""
+    from jaxann.placement import device_name
+
     return {
         "train_accuracy": train_accuracy,
         "test_accuracy": test_accuracy,
@@ -119,6 +121,8 @@ class RunFolder(_Folder):
     def save(self, model, run_metrics: dict, draw_loss_curve) -> None:
         """The finished run's model (a `jaxann.model.Model`), metrics and loss-curve figure
         (draw_loss_curve() -> a matplotlib Figure: the figures are the command line's to draw)."""
+        from jaxann.model import save_model
+
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             save_model(self.path / PARAMS, model)
@@ -130,6 +134,8 @@ class RunFolder(_Folder):
     def read_metrics(self) -> dict:
         """DIR/metrics.json, its history under `History`'s keys (older runs' files say
         'validation_accuracy'); JaxannError when it is missing or not a run's."""
+        from jaxann.loop import History
+
         path = self.path / METRICS
         try:
             values = json.loads(path.read_text())
@@ -159,3 +165,43 @@ class SweepFolder(_Folder):
         except OSError as e:
             raise JaxannError(f"cannot write to {self.path}: {e.strerror or e}") from None
         write_json(self.path / METRICS, entries)
+
+
+def find_runs(folders) -> list[tuple[str, dict]]:
+    """(name, metrics) of every run in or under the folders: a train run's metrics.json
+    (name: its folder), each model of a sweep's (name: the folder and [model]). JaxannError
+    for a folder that does not exist, or when none holds a run."""
+    found = []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise JaxannError(f"{folder} is not a folder")
+        for path in sorted(folder.rglob(METRICS)):
+            try:
+                values = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue  # not a run's file: a run folder's metrics.json is written whole
+            entries = values if isinstance(values, list) else [values]
+            if not all(isinstance(e, dict) and isinstance(e.get("config"), dict) for e in entries):
+                continue
+            when = path.stat().st_mtime
+            for i, entry in enumerate(entries):
+                name = str(path.parent) + (f"[{i}]" if isinstance(values, list) else "")
+                found.append((name, entry | {"finished": when}))
+    if not found:
+        raise JaxannError(f"no runs (a metrics.json of jaxann train or sweep --out) under {', '.join(map(str, folders))}")
+    return found
+
+
+def settings(entry: dict) -> dict:
+    """A run's settings as `summary` compares them: its config, and its data set."""
+    return {"dataset": entry.get("dataset", {}).get("name")} | entry["config"]
+
+
+def summary(runs) -> list[dict]:
+    """One row per (name, metrics) of `find_runs`: the run, the settings that differ
+    between the runs, the epochs (iterations) it ran (n_iter), training and test scores,
+    training seconds, when it ended."""
+    changed = differing([settings(m) for _, m in runs])
+    return [{"run": name, **{k: settings(m).get(k) for k in changed}, "n_iter": m.get("n_iter"),
+             "train": m.get("train_accuracy"), "test": m.get("test_accuracy"), "seconds": m.get("fit_seconds"),
+             "when": time.strftime("%Y-%m-%d %H:%M", time.localtime(m["finished"]))} for name, m in runs]

@@ -1,5 +1,5 @@
 """The `jaxann` command line (also `python -m jaxann`): it parses and prints; the work is
-the library's. One module per command: train, sweep, plot, gradcheck, bench, cache, predict, evaluate.
+the library's. One module per command: train, sweep, plot, gradcheck, bench, cache, predict, evaluate, runs.
 
 Every rejection of bad input is one line on stderr naming the command, `jaxann train:
 error: ...` (with the closest flag or value when one was misspelt), and exit status 2;
@@ -32,6 +32,7 @@ COMMANDS = {
     "cache": "show or clear the compiled-program store and the data cache",
     "predict": "predict with a saved model from a .npy, .csv or IDX file",
     "evaluate": "score a saved model on a data set: accuracy and confusion matrix",
+    "runs": "list the runs under some folders side by side",
 }
 
 __all__ = ["batch_size", "build_parser", "float_list", "int_list", "main", "positive_int"]

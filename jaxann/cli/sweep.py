@@ -127,7 +127,9 @@ def run(args) -> int:
     entries = [metrics(config, history, train_accuracy=result.scores["train"][i], test_accuracy=test[i],
                        fit_seconds=result.fit_seconds, compile_seconds=result.compile_seconds,
                        compiled=result.compiled, loaded=result.loaded, models_in_sweep=K,
-                       best_validation_score=rows[i]["best_validation"], stopped=rows[i]["stopped"])
+                       best_validation_score=rows[i]["best_validation"], stopped=rows[i]["stopped"],
+                       dataset={"name": data.name, "source": data.source, "n_train": len(data.raw_train),
+                                "n_test": len(data.raw_test)})
                for i, (config, history) in enumerate(zip(result.configs, result.histories))]
     if args.metrics:
         write_json(args.metrics, entries)
