@@ -107,23 +107,13 @@ class TrainConfig:
     alignment: bool = False
 
     def validate(self) -> "TrainConfig":
-        """self, or JaxannError naming the first setting out of range."""
-        import jax
-
-        from jaxann.activations import ACTIVATIONS
-        from jaxann.deltas import GRADS
-        from jaxann.losses import LOSSES
-        from jaxann.network import INITS
-
+        """self, or JaxannError naming the first setting out of range. The numbers are
+        checked first, before the name tables load JAX: a command line's mistyped number is
+        refused at once."""
         def need(ok, what):
             if not ok:
                 raise JaxannError(what)
 
-        for name, value, table in (("activation", self.activation, ACTIVATIONS), ("loss", self.loss, LOSSES),
-                                   ("optimizer", self.optimizer, OPTIMIZERS), ("grad", self.grad, GRADS),
-                                   ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
-                                   ("init", self.init, INITS), ("dtype", self.dtype, DTYPES)):
-            need(value in table, f"unknown {name} {value!r}; expected one of: {', '.join(table)}")
         need(all(isinstance(h, int) and h > 0 for h in self.hidden),
              f"hidden layer sizes {list(self.hidden)} must be positive integers")
         need(math.isfinite(self.lr) and self.lr > 0, f"learning rate {self.lr} must be a positive number")
@@ -141,10 +131,22 @@ class TrainConfig:
         need(isinstance(self.max_fun, int) and self.max_fun > 0, f"max_fun {self.max_fun} must be a positive integer")
         need(math.isfinite(self.feedback_scale) and self.feedback_scale > 0,
              f"feedback_scale {self.feedback_scale} must be a positive number")
+        from jaxann.activations import ACTIVATIONS
+        from jaxann.deltas import GRADS
+        from jaxann.losses import LOSSES
+        from jaxann.network import INITS
+
+        for name, value, table in (("activation", self.activation, ACTIVATIONS), ("loss", self.loss, LOSSES),
+                                   ("optimizer", self.optimizer, OPTIMIZERS), ("grad", self.grad, GRADS),
+                                   ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
+                                   ("init", self.init, INITS), ("dtype", self.dtype, DTYPES)):
+            need(value in table, f"unknown {name} {value!r}; expected one of: {', '.join(table)}")
         need(self.optimizer != "lbfgs" or self.grad in ("autodiff", "backprop"),
              f"L-BFGS needs a true gradient: grad 'autodiff' or 'backprop', not {self.grad!r}")
         need(self.optimizer != "lbfgs" or self.validation_fraction == 0,
              "L-BFGS trains on all the data to the end: validation_fraction must be 0 with optimizer 'lbfgs'")
+        import jax
+
         if self.dtype == "float64" and not jax.config.jax_enable_x64:
             raise JaxannError("dtype float64 needs jax_enable_x64: jax.config.update('jax_enable_x64', True)")
         return self

@@ -159,7 +159,39 @@ def test_a_folder_that_holds_a_run_is_refused_unless_resumed_or_overwritten(tmp_
                    "another --out folder\n")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # untouched
     assert main(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--seed", "2", "--out", str(out),
-                 "--overwrite"]) == 0
-    assert "Removed" in capsys.readouterr().err
+                 "--overwrite", "--batch-size", "5000"]) == 0
+    err = capsys.readouterr().err
+    assert "Removed" in err
+    # a batch larger than the data is said to be clipped, as scikit-learn says it
+    assert ("jaxann train: warning: batch size 5000 is larger than the 1347 training rows; each batch is all "
+            "1347 (clipped, as scikit-learn does)") in err
     after = {p.name: p.read_bytes() for p in out.iterdir()}
     assert after.keys() == before.keys() and after["params.npz"] != before["params.npz"]
+
+
+def test_lbfgs_runs_scikit_learns_200_iterations_unless_told_and_says_when_it_stops_unconverged(capsys):
+    from jaxann.cli import build_parser
+    from jaxann.cli.args import config_from
+
+    def epochs(*flags):
+        return config_from(build_parser("train").parse_args(["train", *flags])).epochs
+
+    assert (epochs("--optimizer", "lbfgs"), epochs("--optimizer", "lbfgs", "--epochs", "7"), epochs()) == (200, 7, 10)
+    assert main(["train", "--optimizer", "lbfgs", "--epochs", "3", "--hidden", "4", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("jaxann train: warning: L-BFGS stopped after 3 iterations without converging (STOP: "
+                          "TOTAL NO. OF ITERATIONS REACHED LIMIT); allow more with --epochs (now 3)\n")
+
+
+def test_a_data_dir_without_a_dataset_is_refused(capsys):
+    assert main(["train", "--data-dir", "."]) == 2
+    assert capsys.readouterr().err.startswith("jaxann train: error: --data-dir . needs --dataset mnist or "
+                                              "--dataset fashion-mnist")
+
+
+def test_the_device_is_named_in_words():
+    import re
+
+    from jaxann.placement import device_name
+
+    assert re.fullmatch(r"(CPU|.+ \((GPU|TPU)\)), (1 device|\d+ devices)", device_name()), device_name()

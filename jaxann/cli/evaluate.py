@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jaxann.cli.args import dataset_of
 from jaxann.cli.choices import DATASETS
 from jaxann.cli.predict import add_model_flags
 from jaxann.errors import JaxannError
@@ -12,8 +13,9 @@ def add_arguments(p):
     p.description = ("Score a saved model on a data set's training and test rows, and print the test "
                      "confusion matrix (rows: the true class, columns: the predicted one); --figure draws it.")
     add_model_flags(p)
-    p.add_argument("--dataset", choices=DATASETS, default="digits", help="default: digits")
-    p.add_argument("--data-dir", help="folder with the IDX files (else $JAXANN_DATA_DIR, then the cache)")
+    p.add_argument("--dataset", choices=DATASETS, help="default: digits")
+    p.add_argument("--data-dir", help="with --dataset mnist or fashion-mnist: folder with the IDX files "
+                   "(else $JAXANN_DATA_DIR, then the cache)")
     p.add_argument("--figure", help="save the confusion matrix to this PNG")
     p.set_defaults(run=run)
 
@@ -22,12 +24,13 @@ def run(args) -> int:
     from jaxann.data import load
     from jaxann.model import load_model
 
+    dataset = dataset_of(args)
     if args.figure:
         check_writable(args.figure)
     model = load_model(args.model, args.activation)
     if model.task == "regression":
         raise JaxannError(f"{args.model} is a regression model; evaluate scores classifiers on a data set")
-    data = load(args.dataset, args.data_dir)
+    data = load(dataset, args.data_dir)
     width = data.raw_test.shape[1]
     if width != model.sizes[0]:
         raise JaxannError(f"{data.name} rows have {width} values; the model ({model.describe()}) takes "

@@ -6,7 +6,7 @@ import math
 import sys
 
 from jaxann.cli.args import (SWEEP_AXES, add_device_flags, add_network_flags, add_stopping_flags, config_from,
-                             positive_int, start_distributed)
+                             dataset_of, positive_int, start_distributed, warn_large_batches)
 from jaxann.errors import JaxannError
 from jaxann.files import check_writable
 
@@ -40,11 +40,11 @@ def add_arguments(p):
 
 def members_from(args):
     """The sweep's member configs from its flags (and --settings file)."""
-    from jaxann.sweep import grid, read_settings, settings
-
     names = [name for name, _ in SWEEP_AXES.values()]
     base = config_from(args, **{name: getattr(args, name)[0] for name in names}, batch_size=args.batch_size[0],
                        hidden=tuple(args.hidden[0]))
+    from jaxann.sweep import grid, read_settings, settings  # JAX loads once the first model's settings are valid
+
     axes = {name: getattr(args, name) for name in names if len(getattr(args, name)) > 1}
     if len(args.hidden) > 1:
         axes["hidden"] = [tuple(h) for h in args.hidden]
@@ -56,31 +56,35 @@ def members_from(args):
 
 
 def run(args) -> int:
-    from jaxann.checkpoint import load_sweep, save_sweep
-    from jaxann.compiling import use_program_store
-    from jaxann.console import ProgressBar, count
-    from jaxann.data import load
-    from jaxann.placement import device_name
-    from jaxann.runs import SweepFolder, metrics, save_figure, write_json
-    from jaxann.sweep import fit_many, program_key
-
-    members = members_from(args)
+    dataset = dataset_of(args)
     if args.resume and not args.out:
         raise JaxannError("--resume needs --out DIR, the folder whose checkpoint.npz it continues")
+    if args.overwrite and not args.out:
+        raise JaxannError("--overwrite needs --out DIR, the folder whose sweep it replaces")
+    members = members_from(args)
     for path in (args.metrics, args.results, args.plot):
         if path:  # refused now, not after the training
             check_writable(path)
-    if args.overwrite and not args.out:
-        raise JaxannError("--overwrite needs --out DIR, the folder whose sweep it replaces")
     if args.out:
         check_writable(args.out, "folder")
         from jaxann.runs import SweepFolder
 
         for name in SweepFolder(args.out).claim(resume=args.resume, overwrite=args.overwrite):
             print(f"Removed {args.out}/{name} of the sweep replaced (--overwrite)", file=sys.stderr)
+    from jaxann.checkpoint import load_sweep, save_sweep
+    from jaxann.compiling import use_program_store
+    from jaxann.console import ProgressBar, count
+    from jaxann.data import load
+    from jaxann.placement import device_name
+    from jaxann.runs import SweepFolder, metrics, save_figure, write_json  # noqa: F811 (imported above only with --out)
+    from jaxann.sweep import fit_many, program_key
+
     start_distributed(args)
     use_program_store(args.compile_cache)
-    data = load(args.dataset, args.data_dir)
+    data = load(dataset, args.data_dir)
+    for fraction in sorted({m.validation_fraction for m in members}):
+        warn_large_batches("jaxann sweep", [m.batch_size for m in members if m.validation_fraction == fraction],
+                           len(data.raw_train), fraction)
     say = (lambda *a, **k: None) if args.quiet else print
     K = len(members)
     programs = len({program_key(m, len(data.raw_train)) for m in members})

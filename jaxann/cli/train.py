@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 
-from jaxann.cli.args import (add_device_flags, add_network_flags, add_stopping_flags, config_from, positive_int,
-                             start_distributed)
+from jaxann.cli.args import (add_device_flags, add_network_flags, add_stopping_flags, config_from, dataset_of,
+                             positive_int, start_distributed, warn_large_batches)
 from jaxann.errors import JaxannError, TrainingDiverged
 from jaxann.files import check_writable
 
@@ -37,6 +37,25 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    # the flags' own mistakes first (no JAX loaded yet), then the files
+    dataset = dataset_of(args)
+    if args.resume and not args.out:
+        raise JaxannError("--resume needs --out DIR, the folder whose checkpoint.npz it continues")
+    if args.resume and args.optimizer == "lbfgs":
+        raise JaxannError("--resume continues sgd and adam runs; L-BFGS's memory of past steps is not "
+                          "checkpointed, so an lbfgs run restarts (run it again without --resume)")
+    if args.overwrite and not args.out:
+        raise JaxannError("--overwrite needs --out DIR, the folder whose run it replaces")
+    config = config_from(args)
+    if args.metrics:  # refused now, not after the training
+        check_writable(args.metrics)
+    if args.out:
+        check_writable(args.out, "folder")
+        from jaxann.runs import RunFolder
+
+        for name in RunFolder(args.out).claim(resume=args.resume, overwrite=args.overwrite):
+            print(f"Removed {args.out}/{name} of the run replaced (--overwrite)", file=sys.stderr)
+    # the flags are checked: now the heavy imports
     import jax
     import numpy as np
 
@@ -46,25 +65,11 @@ def run(args) -> int:
     from jaxann.predict import accuracy
     from jaxann.runs import metrics, write_json
 
-    config = config_from(args)
-    if args.resume and not args.out:
-        raise JaxannError("--resume needs --out DIR, the folder whose checkpoint.npz it continues")
-    if args.resume and args.optimizer == "lbfgs":
-        raise JaxannError("--resume continues sgd and adam runs; L-BFGS's memory of past steps is not "
-                          "checkpointed, so an lbfgs run restarts (run it again without --resume)")
-    if args.metrics:  # refused now, not after the training
-        check_writable(args.metrics)
-    if args.overwrite and not args.out:
-        raise JaxannError("--overwrite needs --out DIR, the folder whose run it replaces")
-    if args.out:
-        check_writable(args.out, "folder")
-        from jaxann.runs import RunFolder
-
-        for name in RunFolder(args.out).claim(resume=args.resume, overwrite=args.overwrite):
-            print(f"Removed {args.out}/{name} of the run replaced (--overwrite)", file=sys.stderr)
     start_distributed(args)
     use_program_store(args.compile_cache)
-    data = load(args.dataset, args.data_dir)
+    data = load(dataset, args.data_dir)
+    if config.optimizer != "lbfgs":  # L-BFGS takes every row at once
+        warn_large_batches("jaxann train", [config.batch_size], len(data.raw_train), config.validation_fraction)
     sizes = config.sizes(data.raw_train.shape[1], data.n_classes)
     say = (lambda *a, **k: None) if args.quiet else print
     say(f"jaxann train: {data.name} ({len(data.raw_train)} train / {len(data.raw_test)} test rows, "
@@ -141,6 +146,10 @@ def _fit(args, config, data, sizes, folder, resume, say):
     if history.stopped:
         steps = "iteration" if config.optimizer == "lbfgs" else "epoch"
         say(f"Stopped after {count(len(history.loss), steps)}: {history.stopped}")
+    elif result.lbfgs is not None:  # a limit reached before convergence, as scikit-learn's ConvergenceWarning
+        print(f"jaxann train: warning: L-BFGS stopped after {count(len(history.loss), 'iteration')} without "
+              f"converging ({result.lbfgs.message}); allow more with --epochs (now {config.epochs})",
+              file=sys.stderr)
     return result
 
 
