@@ -188,7 +188,8 @@ def find_runs(folders) -> list[tuple[str, dict]]:
                 name = str(path.parent) + (f"[{i}]" if isinstance(values, list) else "")
                 found.append((name, entry | {"finished": when}))
     if not found:
-        raise JaxannError(f"no runs (a metrics.json of jaxann train or sweep --out) under {', '.join(map(str, folders))}")
+        raise JaxannError(f"no runs (a metrics.json of jaxann train or sweep --out) under "
+                          f"{', '.join(map(str, folders))}")
     return found
 
 

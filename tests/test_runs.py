@@ -69,7 +69,8 @@ def test_a_sweep_folder_that_holds_a_sweep_is_claimed_only_on_purpose(tmp_path):
 
 def _fake_run(folder, config, test, seconds, dataset="digits", losses=(1.0, 0.5)):
     """A run folder's metrics.json as `jaxann train --out` writes it, without the training."""
-    h = History(loss=list(losses), train_accuracy=[0.5 + 0.1 * i for i in range(len(losses))], seconds=[0.1] * len(losses))
+    h = History(loss=list(losses), train_accuracy=[0.5 + 0.1 * i for i in range(len(losses))],
+                seconds=[0.1] * len(losses))
     write_json(folder / METRICS, metrics(config, h, train_accuracy=0.9, test_accuracy=test, fit_seconds=seconds,
                                          compile_seconds=0.0, dataset={"name": dataset}))
 

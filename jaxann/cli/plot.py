@@ -162,4 +162,6 @@ def _history(run_dirs, plots, figure_of):
 
 
 def _text(value) -> str:
-    return ",".join(map(str, value)) if isinstance(value, list) else f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -15,7 +15,8 @@ def add_arguments(p):
     p.add_argument("folders", metavar="DIR", nargs="+", help="folders to look in (and under)")
     p.add_argument("--sort", metavar="COLUMN", default="when",
                    help="order the rows by this column (default when: oldest first)")
-    p.add_argument("--reverse", action="store_true", help="the other way round (e.g. --sort test --reverse: best first)")
+    p.add_argument("--reverse", action="store_true",
+                   help="the other way round (e.g. --sort test --reverse: best first)")
     p.set_defaults(run=run)
 
 
@@ -44,7 +45,9 @@ def _cell(column: str, value) -> str:
     if isinstance(value, list):
         return ",".join(map(str, value))
     if isinstance(value, float):
-        return f"{value:.4f}" if column in ("train", "test") else f"{value:.2f}" if column == "seconds" else f"{value:g}"
+        if column in ("train", "test"):
+            return f"{value:.4f}"
+        return f"{value:.2f}" if column == "seconds" else f"{value:g}"
     return str(value)
 
 

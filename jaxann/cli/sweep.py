@@ -76,7 +76,7 @@ def run(args) -> int:
     from jaxann.console import ProgressBar, count
     from jaxann.data import load
     from jaxann.placement import device_name
-    from jaxann.runs import SweepFolder, metrics, save_figure, write_json  # noqa: F811 (imported above only with --out)
+    from jaxann.runs import metrics, save_figure, write_json
     from jaxann.sweep import fit_many, program_key
 
     start_distributed(args)
