@@ -18,6 +18,7 @@ _PUBLIC = {
     "JaxannError": "errors",
     "MLPClassifier": "estimators", "MLPRegressor": "estimators",
     "fit": "loop",
+    "Model": "model", "load_model": "model", "save_model": "model",
     "LOSSES": "losses", "cross_entropy": "losses", "l2_penalty": "losses", "log_softmax": "losses",
     "mse": "losses", "softmax": "losses",
     "forward": "network", "init_mlp": "network", "loss": "network",

@@ -123,8 +123,9 @@ def _jaxann(grad, data, config: TrainConfig, devices: int = 1, cold: bool = True
     if cold:  # time the compilation too, not a program kept from an earlier run
         forget_compiled_epochs()
     result = fit(config, data.x_train, data.y_train, n_out=data.n_classes, devices=devices)
-    return Run(result.fit_seconds, result.compile_seconds, accuracy(result.params, data.x_train, data.y_train),
-               accuracy(result.params, data.x_test, data.y_test))
+    return Run(result.fit_seconds, result.compile_seconds,
+               accuracy(result.params, data.x_train, data.y_train, config.activation),
+               accuracy(result.params, data.x_test, data.y_test, config.activation))
 
 
 def _jaxann_devices(data, config: TrainConfig, devices: int):

@@ -2,6 +2,10 @@
 
     save_params(path, params)      a .npz file holding W1, b1, ..., WL, bL
     params = load_params(path)     the same tuple of {"W", "b"} layers back
+    save_params(path, params, about), params, about = read_params(path)
+        a saved model: the same arrays and a `model` entry, the JSON description below
+        (`jaxann.model.Model` is the object that uses it; a file of W and b only reads
+        back with about None)
 
     save_checkpoint(path, progress, config, sizes)
     progress = load_checkpoint(path, config, sizes)
@@ -10,6 +14,21 @@
         the stopping rule's best parameters) and, as JSON, its epoch count, history,
         samples seen, stopping-rule memory and the run's configuration. The PRNG state is
         (config.seed, epoch): every epoch's row order is recomputed from it.
+
+A saved model's description (MODEL_FORMAT), JSON:
+
+    format          "jaxann-model-1"
+    jaxann_version  the version that wrote it
+    sizes           layer sizes [n_0, ..., n_L]
+    activation      the hidden layers' activation (`jaxann.activations`)
+    loss            the cost it was trained on (`jaxann.losses`)
+    output          the output link: "softmax", "logistic", "identity" or "exp"
+    task            "multiclass", "binary", "multilabel" or "regression"
+    classes         the class labels in output order (null for regression)
+    input_divisor   features = input / input_divisor (e.g. 255 for pixels as stored);
+                    null: the inputs are the features
+    grad            the learning rule it was trained by (`jaxann.deltas.GRADS`)
+    config          the training run's settings (`TrainConfig.to_dict`), or null
 
 Files are written through `jaxann.files.atomic_write`, so an interrupted save never leaves
 a half-written file under the real name.
@@ -35,6 +54,10 @@ from jaxann.rules import Stopping
 from jaxann.sweep import SweepProgress
 
 FORMAT = "jaxann-checkpoint-1"
+MODEL_FORMAT = "jaxann-model-1"
+MODEL_KEYS = ("format", "jaxann_version", "sizes", "activation", "loss", "output", "task", "classes",
+              "input_divisor", "grad", "config")
+TASKS = ("multiclass", "binary", "multilabel", "regression")
 # what reading a damaged .npz can raise (a mutated zip header can even name an unknown
 # compression method or zip version, NotImplementedError, or claim encryption, RuntimeError)
 UNREADABLE = (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error)
@@ -42,12 +65,20 @@ UNREADABLE = (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, 
 RESUMABLE_CHANGES = ("epochs",)
 
 
-def save_params(path, params) -> Path:
-    """Save params (a tuple of {"W", "b"} layers) as W1, b1, ..., WL, bL in a .npz file."""
+def save_params(path, params, about: dict | None = None) -> Path:
+    """Save params (a tuple of {"W", "b"} layers) as W1, b1, ..., WL, bL in a .npz file;
+    with about (a saved model's description, MODEL_KEYS less format and version), also
+    the `model` entry."""
     arrays = {}
     for l, layer in enumerate(params, start=1):
         arrays[f"W{l}"] = np.asarray(layer["W"])
         arrays[f"b{l}"] = np.asarray(layer["b"])
+    if about is not None:
+        from jaxann.version import version
+
+        about = {"format": MODEL_FORMAT, "jaxann_version": version(), **about}
+        _check_about(path, about, [layer["W"].shape for layer in params])
+        arrays["model"] = np.frombuffer(json.dumps(about).encode(), dtype=np.uint8)
     return atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
@@ -56,9 +87,19 @@ def load_params(path) -> tuple:
 
     Raises JaxannError for a missing, unreadable or malformed file.
     """
+    return read_params(path)[0]
+
+
+def read_params(path) -> tuple[tuple, dict | None]:
+    """(the parameters, the model's description) saved at path; the description is None
+    for a file of W and b only (written by jaxann 0.1.0 and `save_params` without about).
+
+    Raises JaxannError for a missing, unreadable or malformed file.
+    """
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
+        about = json.loads(arrays.pop("model").tobytes().decode()) if "model" in arrays else None
     except UNREADABLE as e:
         raise JaxannError(f"{path}: not a jaxann parameter file ({e})") from None
     L = len(arrays) // 2
@@ -69,7 +110,30 @@ def load_params(path) -> tuple:
         W, b = layer["W"], layer["b"]
         if W.ndim != 2 or b.shape != (W.shape[1],) or (l > 1 and params[l - 2]["W"].shape[1] != W.shape[0]):
             raise JaxannError(f"{path}: layer {l} has W {W.shape} and b {b.shape}, which do not chain")
-    return params
+    if about is not None:
+        _check_about(path, about, [layer["W"].shape for layer in params])
+    return params, about
+
+
+def _check_about(path, about, shapes) -> None:
+    """Refuse a model description that is not MODEL_FORMAT's or does not fit the arrays."""
+    if not isinstance(about, dict) or about.get("format") != MODEL_FORMAT:
+        found = about.get("format") if isinstance(about, dict) else None
+        raise JaxannError(f"{path}: its model entry has format {found!r}; expected {MODEL_FORMAT!r} "
+                          "(written by a newer jaxann?)")
+    missing = [k for k in MODEL_KEYS if k not in about]
+    if missing:
+        raise JaxannError(f"{path}: its model entry lacks {', '.join(missing)}")
+    sizes = [shapes[0][0], *(shape[1] for shape in shapes)]
+    if list(about["sizes"]) != sizes:
+        raise JaxannError(f"{path}: its model entry says layer sizes {about['sizes']}, its arrays {sizes}")
+    if about["task"] not in TASKS:
+        raise JaxannError(f"{path}: unknown task {about['task']!r}; expected one of: {', '.join(TASKS)}")
+    classes = about["classes"]
+    n_L = sizes[-1]
+    if about["task"] != "regression" and (
+            not isinstance(classes, list) or len(classes) != (2 if about["task"] == "binary" else n_L)):
+        raise JaxannError(f"{path}: its model entry names classes {classes!r} for {n_L} outputs")
 
 
 class CheckpointError(JaxannError):

@@ -12,6 +12,9 @@ Each field says, in its metadata, which part of training reads it:
 `program_config()` keeps the program fields and resets the others to their defaults; the
 cache of compiled epochs is keyed by it, so a field is part of the key unless it says
 otherwise, and nothing can be left out of the key by hand.
+
+Importing this module imports no JAX (the tables `validate` checks against load when it
+runs), so the command line can build its flags from `TrainConfig`'s defaults at once.
 """
 
 from __future__ import annotations
@@ -19,17 +22,28 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
-import jax
-
-from jaxann.activations import ACTIVATIONS
-from jaxann.deltas import GRADS
 from jaxann.errors import JaxannError
-from jaxann.losses import LOSSES
-from jaxann.network import INITS
 
 OPTIMIZERS = ("sgd", "adam", "lbfgs")
 LR_SCHEDULES = ("constant", "invscaling", "adaptive")
 DTYPES = ("float32", "float64")
+
+
+def differing(settings: list) -> list:
+    """The keys whose values differ between the dicts `settings` (e.g. `TrainConfig.to_dict()`s,
+    a run's metrics' "config"), in the order they first appear."""
+    import json
+
+    keys = list(dict.fromkeys(k for s in settings for k in s))
+    return [k for k in keys if len({json.dumps(s.get(k), sort_keys=True) for s in settings}) > 1]
+
+
+def __getattr__(name):
+    if name == "GRADS":  # the learning rules' names, from their home (loaded on first use)
+        from jaxann.deltas import GRADS
+
+        return GRADS
+    raise AttributeError(f"module 'jaxann.config' has no attribute {name!r}")
 
 
 def _input(default):
@@ -93,16 +107,13 @@ class TrainConfig:
     alignment: bool = False
 
     def validate(self) -> "TrainConfig":
-        """self, or JaxannError naming the first setting out of range."""
+        """self, or JaxannError naming the first setting out of range. The numbers are
+        checked first, before the name tables load JAX: a command line's mistyped number is
+        refused at once."""
         def need(ok, what):
             if not ok:
                 raise JaxannError(what)
 
-        for name, value, table in (("activation", self.activation, ACTIVATIONS), ("loss", self.loss, LOSSES),
-                                   ("optimizer", self.optimizer, OPTIMIZERS), ("grad", self.grad, GRADS),
-                                   ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
-                                   ("init", self.init, INITS), ("dtype", self.dtype, DTYPES)):
-            need(value in table, f"unknown {name} {value!r}; expected one of: {', '.join(table)}")
         need(all(isinstance(h, int) and h > 0 for h in self.hidden),
              f"hidden layer sizes {list(self.hidden)} must be positive integers")
         need(math.isfinite(self.lr) and self.lr > 0, f"learning rate {self.lr} must be a positive number")
@@ -120,10 +131,22 @@ class TrainConfig:
         need(isinstance(self.max_fun, int) and self.max_fun > 0, f"max_fun {self.max_fun} must be a positive integer")
         need(math.isfinite(self.feedback_scale) and self.feedback_scale > 0,
              f"feedback_scale {self.feedback_scale} must be a positive number")
+        from jaxann.activations import ACTIVATIONS
+        from jaxann.deltas import GRADS
+        from jaxann.losses import LOSSES
+        from jaxann.network import INITS
+
+        for name, value, table in (("activation", self.activation, ACTIVATIONS), ("loss", self.loss, LOSSES),
+                                   ("optimizer", self.optimizer, OPTIMIZERS), ("grad", self.grad, GRADS),
+                                   ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
+                                   ("init", self.init, INITS), ("dtype", self.dtype, DTYPES)):
+            need(value in table, f"unknown {name} {value!r}; expected one of: {', '.join(table)}")
         need(self.optimizer != "lbfgs" or self.grad in ("autodiff", "backprop"),
              f"L-BFGS needs a true gradient: grad 'autodiff' or 'backprop', not {self.grad!r}")
         need(self.optimizer != "lbfgs" or self.validation_fraction == 0,
              "L-BFGS trains on all the data to the end: validation_fraction must be 0 with optimizer 'lbfgs'")
+        import jax
+
         if self.dtype == "float64" and not jax.config.jax_enable_x64:
             raise JaxannError("dtype float64 needs jax_enable_x64: jax.config.update('jax_enable_x64', True)")
         return self

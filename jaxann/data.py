@@ -3,6 +3,7 @@
     load("digits")                      scikit-learn's bundled 8x8 digits (offline default)
     load("mnist", data_dir=None)        the four standard IDX files
     load("fashion-mnist", data_dir=None)
+    read_rows(path)                     rows to predict from a .npy, .csv or IDX images file
 
 Images come back as rows of pixels: `x_train` / `x_test` float32 scaled to [0, 1] (the
 lecture's x / 255; the digits' 0..16 scale / 16), `raw_train` / `raw_test` as stored
@@ -314,6 +315,44 @@ def mnist_if_found(data_dir=None) -> tuple[str, str]:
     looked = ", ".join(str(d) for d in search_dirs("mnist", data_dir))
     return "digits", (f"MNIST files not found in {looked}; using digits instead "
                       "(--dataset mnist downloads MNIST; --data-dir DIR reads a copy you have)")
+
+
+def read_rows(path) -> np.ndarray:
+    """The rows (m, n_features) a file holds: a .npy array (images (m, rows, cols) are
+    flattened), a .csv of numbers (a first line that is not numbers is taken for a header
+    and skipped), or IDX images (`train-images-idx3-ubyte`, gzipped or not: uint8 pixels, as
+    the data sets store them). DataError for a missing file, or one that holds no rows of
+    numbers."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    name = path.name.lower()
+    try:
+        if name.endswith(".npy"):
+            rows = np.load(path, allow_pickle=False)
+        elif name.endswith(".csv"):
+            with open(path) as f:
+                first = f.readline()
+            try:
+                np.array(first.strip().split(","), dtype=np.float64)
+                header = 0
+            except ValueError:
+                header = 1
+            rows = np.loadtxt(path, delimiter=",", skiprows=header, ndmin=2, dtype=np.float64)
+        elif "idx3" in name:
+            rows = read_idx(path, 2051)
+        else:
+            raise DataError(f"{path}: unknown kind of file; expected .npy, .csv or IDX images (*-idx3-ubyte[.gz])")
+    except (OSError, ValueError, EOFError) as e:
+        if isinstance(e, DataError):
+            raise
+        raise DataError(f"{path}: cannot be read as rows of numbers ({str(e).splitlines()[0]})") from None
+    if rows.ndim == 3:
+        rows = rows.reshape(len(rows), -1)
+    if rows.ndim != 2 or not np.issubdtype(rows.dtype, np.number) or rows.dtype.kind == "c":
+        raise DataError(f"{path}: holds an array of shape {rows.shape} and dtype {rows.dtype}; "
+                        "expected rows (m, n_features) of real numbers")
+    return rows
 
 
 def load(name: str, data_dir=None, mirrors=None) -> Dataset:

@@ -130,6 +130,7 @@ def mnist(data, hidden=(50,), epochs: int = 10, seed: int = 0, progress=None):
 
 
 LEARNING_RULES = ("backprop", "feedback_alignment", "direct_feedback_alignment", "sign_symmetry")
+RULES_ACTIVATION = "tanh"  # the learning-rules comparison's network (and its figure's title)
 
 
 def learning_rules(data, hidden=(100, 100), epochs: int = 10, seed: int = 0, rules=LEARNING_RULES,
@@ -144,12 +145,13 @@ def learning_rules(data, hidden=(100, 100), epochs: int = 10, seed: int = 0, rul
 
     out = {}
     for i, rule in enumerate(rules):
-        config = TrainConfig(hidden=tuple(hidden), activation="tanh", lr=0.05, batch_size=100, epochs=epochs,
+        config = TrainConfig(hidden=tuple(hidden), activation=RULES_ACTIVATION, lr=0.05, batch_size=100, epochs=epochs,
                              seed=seed, grad=rule, alignment=True, tol=0.0, n_iter_no_change=epochs + 1)
         scores = []
 
         def after_epoch(p, scores=scores, i=i, rule=rule):
-            scores.append(accuracy(p.state.params, data.raw_test, data.y_test, "tanh", x_divisor=data.x_divisor))
+            scores.append(accuracy(p.state.params, data.raw_test, data.y_test, RULES_ACTIVATION,
+                                   x_divisor=data.x_divisor))
             _report(progress, i * epochs + p.epoch, len(rules) * epochs, f"{rule}, epoch {p.epoch}")
 
         result = fit(config, data.raw_train, data.y_train, n_out=data.n_classes, x_divisor=data.x_divisor,

@@ -62,6 +62,11 @@ def check_writable(path, what: str = "") -> None:
         raise JaxannError(f"cannot write {path}: {e.strerror or e}") from None
     if not os.access(folder, os.W_OK):
         raise JaxannError(f"cannot write {path}: {folder} is not writable")
+    try:  # the access bits do not tell (root, read-only mounts, /proc): make a file there
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".jaxann-check-"):
+            pass
+    except OSError as e:
+        raise JaxannError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def remove_leftovers(path) -> list[Path]:

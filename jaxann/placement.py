@@ -31,9 +31,11 @@ from jaxann.errors import JaxannError
 
 
 def device_name() -> str:
-    """The device jaxann computes on, for logs and metrics: 'cpu: cpu (x1)', 'gpu: NVIDIA H100 (x8)'."""
-    dev = jax.devices()[0]
-    return f"{dev.platform}: {dev.device_kind} (x{jax.device_count()})"
+    """The devices jaxann computes on, in words, for logs and metrics: 'CPU, 1 device',
+    'NVIDIA H100 (GPU), 8 devices'."""
+    dev, n = jax.devices()[0], jax.device_count()
+    kind = "CPU" if dev.platform == "cpu" else f"{dev.device_kind} ({dev.platform.upper()})"
+    return f"{kind}, {n} device{'s' * (n != 1)}"
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ only scripts and the command line save or show figures (`jaxann plot NAME --out 
     batching(result)                         loss against epochs and against seconds
     autodiff_vs_backprop(result)             two loss curves, and their parameters' largest difference
     mnist_panels(params, data, activation)   first-layer weights, confusion matrix, misclassified digits
+    confusion_matrix(confusion, classes)     counts of true (rows) against predicted (columns) classes
     perceptron(result)                       boundaries over the epochs: the rule vs gradient descent
     history(metrics)                         loss and accuracy curves of a saved run
+    histories(runs)                          several saved runs' curves overlaid, one legend entry each
     learning_rules(result)                   test accuracy per rule; hidden layers' angles to the gradient
     sweep(result)                            a sweep's loss curves; each final score against each swept setting
 
@@ -165,17 +167,8 @@ def mnist_panels(params, data, activation="relu", n_weights=16, n_wrong=16, fig=
     n_classes = data.n_classes
     confusion = np.zeros((n_classes, n_classes), int)
     np.add.at(confusion, (data.y_test, pred), 1)
-    ax = middle.subplots()
-    ax.imshow(confusion, cmap="Blues")
-    for i in range(n_classes):
-        for j in range(n_classes):
-            ax.text(j, i, confusion[i, j], ha="center", va="center", fontsize="x-small",
-                    color="white" if confusion[i, j] > confusion.max() / 2 else "black")
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_xticks(range(n_classes))
-    ax.set_yticks(range(n_classes))
-    ax.set_title(f"Test confusion matrix (accuracy {np.mean(pred == data.y_test):.4f})")
+    confusion_matrix(confusion, range(n_classes), ax=middle.subplots(),
+                     title=f"{data.name} test confusion matrix (accuracy {np.mean(pred == data.y_test):.4f})")
     wrong = np.flatnonzero(pred != data.y_test)[:n_wrong]
     side = int(np.ceil(np.sqrt(max(len(wrong), 1))))
     axes = right.subplots(side, side)
@@ -186,6 +179,26 @@ def mnist_panels(params, data, activation="relu", n_weights=16, n_wrong=16, fig=
             ax.set_title(f"true {data.y_test[i]}, pred {pred[i]}", fontsize="x-small")
     right.suptitle(f"Misclassified test digits ({len(wrong)} of {int(np.sum(pred != data.y_test))})")
     return fig
+
+
+def confusion_matrix(confusion, classes, ax=None, title="Confusion matrix"):
+    """confusion (k, k): entry [i, j] counts the rows of class classes[i] predicted
+    classes[j], drawn as an image with each count written in its cell."""
+    ax = _axes(ax, figsize=(5.5, 5))
+    confusion = np.asarray(confusion)
+    k = len(confusion)
+    ax.imshow(confusion, cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, confusion[i, j], ha="center", va="center", fontsize="x-small",
+                    color="white" if confusion[i, j] > confusion.max() / 2 else "black")
+    labels = [str(c) for c in classes]
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_xticks(range(k), labels)
+    ax.set_yticks(range(k), labels)
+    ax.set_title(title)
+    return ax
 
 
 def _boundary(ax, w, b, lim, **style):
@@ -243,6 +256,31 @@ def history(metrics, axes=None):
     axes[0].set_title(f"{metrics.get('dataset', {}).get('name', '')} {'-'.join(map(str, metrics.get('dataset', {}).get('sizes', [])))} "
                       f"{c['activation']}, {c['optimizer']} lr {c['lr']:g}")
     axes[1].set_title("Accuracy")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    return axes
+
+
+def histories(runs, axes=None):
+    """Loss (left) and validation score, else running training accuracy, (right) per epoch
+    of several saved runs overlaid: runs is [(label, metrics)], each label naming what sets
+    the run apart; each run's final test accuracy is a dashed line in its colour."""
+    axes = _row(axes, 2)
+    for k, (label, metrics) in enumerate(runs):
+        color, h = f"C{k % 10}", metrics["history"]
+        epochs = range(1, len(h["loss"]) + 1)
+        axes[0].plot(epochs, h["loss"], "o-", color=color, markersize=3, label=label)
+        score = h["validation_score"] or h["train_accuracy"]
+        if score:
+            axes[1].plot(epochs, score, "o-", color=color, markersize=3,
+                         label=f"{label} ({'validation' if h['validation_score'] else 'training'})")
+        axes[1].axhline(metrics["test_accuracy"], color=color, linestyle="--", linewidth=1)
+    names = {m.get("dataset", {}).get("name") for _, m in runs} - {None}
+    axes[0].set(ylabel="loss (with L2 term)", title=f"{', '.join(sorted(names)) or 'Runs'}: loss per epoch")
+    axes[1].set(ylabel="accuracy", title="Accuracy per epoch (dashed: final test accuracy)")
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)

@@ -4,6 +4,10 @@
     predict(params, x, activation)         argmax_j a^L_j
     stacked_outputs(params, x, rows, ...)  K stacked models' outputs, each on its own rows
     accuracy(params, x, y, activation)     the (weighted) fraction predicted right (`jaxann.scoring`)
+
+The activation has no default: bare parameters do not say which one they were trained
+with, and a wrong one gives wrong numbers silently (`jaxann.load_model` reads a saved
+model that says).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ def bucket(m: int) -> int:
     return max(8, 1 << (min(m, CHUNK) - 1).bit_length())
 
 
-def outputs(params, x, activation: str = "relu", link: str = "identity", x_divisor: float | None = None) -> np.ndarray:
+def outputs(params, x, activation: str, link: str = "identity", x_divisor: float | None = None) -> np.ndarray:
     """The output layer's a^L (m, n_L) for rows x (m, n_0), through `link` ("identity", "exp",
     "softmax" or "logistic"), by one compiled program per bucket of row counts (`bucket`;
     more than CHUNK rows go through CHUNK at a time, only the last chunk padded, so no
@@ -70,12 +74,12 @@ def outputs(params, x, activation: str = "relu", link: str = "identity", x_divis
     return np.concatenate([np.asarray(part) for part in parts])[:x.shape[0]]
 
 
-def predict(params, x, activation: str = "relu", x_divisor: float | None = None) -> np.ndarray:
+def predict(params, x, activation: str, x_divisor: float | None = None) -> np.ndarray:
     """Class indices argmax_j a^L_j for rows x (m, n_0) (raw rows / x_divisor, when given)."""
     return outputs(params, x, activation, x_divisor=x_divisor).argmax(axis=-1)
 
 
-def accuracy(params, x, y, activation: str = "relu", sample_weight=None, x_divisor: float | None = None) -> float:
+def accuracy(params, x, y, activation: str, sample_weight=None, x_divisor: float | None = None) -> float:
     """The fraction of rows x whose predicted class is the label y (m,) (or argmax of
     targets); with sample_weight (m,), the fraction of the weight; x_divisor as `outputs`.
     One compiled call (`jaxann.scoring`)."""

@@ -42,6 +42,7 @@ import numpy as np
 
 from jaxann.compiling import counting
 from jaxann.config import TrainConfig
+from jaxann.config import differing as config_differing
 from jaxann.errors import JaxannError
 from jaxann.inputs import check_data, check_sample_weight, stratify_labels, validation_rows
 from jaxann.loop import History, Member, Round, Stack, epoch_order, run_epochs
@@ -134,8 +135,7 @@ def _parse(path, i, name, text):
 
 def differing(configs: list) -> list:
     """The names of the settings whose values differ between configs, in field order."""
-    dicts = [c.to_dict() for c in configs]
-    return [f.name for f in fields(TrainConfig) if len({json.dumps(d[f.name]) for d in dicts}) > 1]
+    return config_differing([c.to_dict() for c in configs])
 
 
 @dataclass

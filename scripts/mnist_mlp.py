@@ -50,8 +50,8 @@ def main(argv=None) -> int:
     except JaxannError as e:
         print(f"mnist_mlp: error: {e}", file=sys.stderr)
         return 2
-    print(f"Training set score: {accuracy(result.params, mnist.x_train, mnist.y_train):f}")
-    print(f"Test set score: {accuracy(result.params, mnist.x_test, mnist.y_test):f}")
+    print(f"Training set score: {accuracy(result.params, mnist.x_train, mnist.y_train, config.activation):f}")
+    print(f"Test set score: {accuracy(result.params, mnist.x_test, mnist.y_test, config.activation):f}")
     return 0
 
 

@@ -32,7 +32,7 @@ def test_train_writes_metrics_params_and_loss_curve(tmp_path, capsys):
     params = load_params(out / "params.npz")
     assert [layer["W"].shape for layer in params] == [(64, 20), (20, 10), (10, 10)]
     d = load("digits")
-    assert accuracy(params, d.x_test, d.y_test) == metrics["test_accuracy"]
+    assert accuracy(params, d.x_test, d.y_test, "relu") == metrics["test_accuracy"]
     assert json.loads((out / "metrics.json").read_text()) == metrics
     assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -105,7 +105,7 @@ def test_a_run_that_ends_at_chance_level_warns_and_exits_3(capsys):
     assert main(["train", "--lr", "50", "--epochs", "3", "--quiet"]) == 3
     captured = capsys.readouterr()
     assert "Training set score: 0.10" in captured.out
-    assert captured.err.startswith("jaxann: warning: training ended at chance level (training accuracy 0.10")
+    assert captured.err.startswith("jaxann train: warning: training ended at chance level (training accuracy 0.10")
 
 
 def test_unwritable_outputs_are_refused_before_training(tmp_path, capsys):
@@ -114,7 +114,7 @@ def test_unwritable_outputs_are_refused_before_training(tmp_path, capsys):
     for flags in (["--metrics", str(blocker / "m.json")], ["--out", str(blocker / "run")]):
         assert main(["train", "--epochs", "1", *flags]) == 2
         captured = capsys.readouterr()
-        assert captured.out == "" and captured.err.startswith(f"jaxann: error: cannot write {blocker}")
+        assert captured.out == "" and captured.err.startswith(f"jaxann train: error: cannot write {blocker}")
 
 
 def test_run_files_get_the_mode_open_would_give(tmp_path):
@@ -146,3 +146,52 @@ def test_a_reader_that_goes_away_gets_no_traceback():
                          capture_output=True, text=True, timeout=300)
     assert run.stdout.startswith("jaxann train: digits") and run.stdout.count("\n") == 1
     assert "Traceback" not in run.stderr and "BrokenPipe" not in run.stderr
+
+
+def test_a_folder_that_holds_a_run_is_refused_unless_resumed_or_overwritten(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--seed", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"jaxann train: error: {out} already holds a run (checkpoint.npz, params.npz, metrics.json, "
+                   "loss_curve.png); pass --resume to continue it or --overwrite to replace it, or choose "
+                   "another --out folder\n")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # untouched
+    assert main(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--seed", "2", "--out", str(out),
+                 "--overwrite", "--batch-size", "5000"]) == 0
+    err = capsys.readouterr().err
+    assert "Removed" in err
+    # a batch larger than the data is said to be clipped, as scikit-learn says it
+    assert ("jaxann train: warning: batch size 5000 is larger than the 1347 training rows; each batch is all "
+            "1347 (clipped, as scikit-learn does)") in err
+    after = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert after.keys() == before.keys() and after["params.npz"] != before["params.npz"]
+
+
+def test_lbfgs_runs_scikit_learns_200_iterations_unless_told_and_says_when_it_stops_unconverged(capsys):
+    from jaxann.cli import build_parser
+    from jaxann.cli.args import config_from
+
+    def epochs(*flags):
+        return config_from(build_parser("train").parse_args(["train", *flags])).epochs
+
+    assert (epochs("--optimizer", "lbfgs"), epochs("--optimizer", "lbfgs", "--epochs", "7"), epochs()) == (200, 7, 10)
+    assert main(["train", "--optimizer", "lbfgs", "--epochs", "3", "--hidden", "4", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("jaxann train: warning: L-BFGS stopped after 3 iterations without converging (STOP: "
+                          "TOTAL NO. OF ITERATIONS REACHED LIMIT); allow more with --epochs (now 3)\n")
+
+
+def test_a_data_dir_without_a_dataset_is_refused(capsys):
+    assert main(["train", "--data-dir", "."]) == 2
+    assert capsys.readouterr().err.startswith("jaxann train: error: --data-dir . needs --dataset mnist or "
+                                              "--dataset fashion-mnist")
+
+
+def test_the_device_is_named_in_words():
+    import re
+
+    from jaxann.placement import device_name
+
+    assert re.fullmatch(r"(CPU|.+ \((GPU|TPU)\)), (1 device|\d+ devices)", device_name()), device_name()

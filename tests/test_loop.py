@@ -96,8 +96,8 @@ def test_lecture_configuration_learns_digits():
     loss = result.history.loss
     assert len(loss) == 10 and all(b < a for a, b in zip(loss, loss[1:]))  # falls every epoch
     # measured 0.974 / 0.962 (seed 1); the margins allow for a different BLAS's rounding
-    assert accuracy(result.params, d.x_train, d.y_train) > 0.95
-    assert accuracy(result.params, d.x_test, d.y_test) > 0.93
+    assert accuracy(result.params, d.x_train, d.y_train, "relu") > 0.95
+    assert accuracy(result.params, d.x_test, d.y_test, "relu") > 0.93
     # the fit's seconds are its epochs' (and the reads between them), not the compilation's
     assert sum(result.history.seconds) <= result.fit_seconds
     assert 0.9 < result.history.train_accuracy[-1] <= 1.0
@@ -108,7 +108,7 @@ def test_adam_and_plain_sgd_learn_digits():
     for config in (TrainConfig(optimizer="adam", lr=1e-2, epochs=15),
                    TrainConfig(momentum=0.0, nesterov=False, lr=0.5, epochs=15)):
         result = fit(config, d.x_train, d.y_train, n_out=10)
-        assert accuracy(result.params, d.x_test, d.y_test) > 0.9, config
+        assert accuracy(result.params, d.x_test, d.y_test, "relu") > 0.9, config
 
 
 def test_mse_loss_trains_too():
@@ -117,7 +117,7 @@ def test_mse_loss_trains_too():
     # wants a smaller step than cross-entropy; measured (seeds 1-3): loss 2.13 -> 0.32, test 0.92-0.94
     result = fit(TrainConfig(loss="mse", lr=0.02, epochs=15), d.x_train, d.y_train, n_out=10)
     assert result.history.loss[-1] < result.history.loss[0] / 4
-    assert accuracy(result.params, d.x_test, d.y_test) > 0.88
+    assert accuracy(result.params, d.x_test, d.y_test, "relu") > 0.88
 
 
 def test_early_stopping_on_training_loss_follows_scikit_learn(small_problem):
@@ -138,7 +138,7 @@ def test_validation_fraction_keeps_the_best_parameters():
     # the same stratified split fit made, to score the restored parameters on it
     from sklearn.model_selection import train_test_split
     _, x_val, _, y_val = train_test_split(d.x_train, d.y_train, test_size=0.2, random_state=1, stratify=d.y_train)
-    assert accuracy(result.params, x_val, y_val) == max(val)
+    assert accuracy(result.params, x_val, y_val, "relu") == max(val)
 
 
 @pytest.mark.slow
@@ -148,8 +148,8 @@ def test_lecture_example_on_real_mnist_with_both_gradient_sources(mnist):
     for grad in ("autodiff", "backprop"):
         result = fit(TrainConfig(grad=grad), d.x_train, d.y_train, n_out=10)
         # the lecture (scikit-learn): 0.986 train / 0.971 test; jaxann measured 0.989 / 0.974
-        assert accuracy(result.params, d.x_train, d.y_train) >= 0.98
-        tests[grad] = accuracy(result.params, d.x_test, d.y_test)
+        assert accuracy(result.params, d.x_train, d.y_train, "relu") >= 0.98
+        tests[grad] = accuracy(result.params, d.x_test, d.y_test, "relu")
         assert tests[grad] >= 0.965
     assert abs(tests["autodiff"] - tests["backprop"]) <= 0.002
 

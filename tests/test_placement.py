@@ -22,7 +22,7 @@ def test_data_parallel_training_equals_one_device(tmp_path):
     r4 = run_with_devices(4, *common, "--devices", "4", "--metrics", str(four))
     assert r1.returncode == 0 and r4.returncode == 0, r4.stderr
     a, b = json.loads(one.read_text()), json.loads(four.read_text())
-    assert b["devices"] == 4 and "(x4)" in b["device"]
+    assert b["devices"] == 4 and "4 devices" in b["device"]
     # float32: the gradient summed over four shards in another order; measured 6e-8
     np.testing.assert_allclose(a["loss_curve"], b["loss_curve"], rtol=1e-5)
     assert abs(a["test_accuracy"] - b["test_accuracy"]) <= 0.005
@@ -64,7 +64,7 @@ def test_two_processes_train_as_one(tmp_path):
     one = json.loads((tmp_path / "one.json").read_text())
     for i in range(2):
         m = json.loads((tmp_path / f"p{i}.json").read_text())
-        assert m["devices"] == 2 and "(x2)" in m["device"]
+        assert m["devices"] == 2 and "2 devices" in m["device"]
         # float32: the gradient summed over two processes in another order; measured 6e-8
         np.testing.assert_allclose(m["loss_curve"], one["loss_curve"], rtol=1e-5)
         assert abs(m["test_accuracy"] - one["test_accuracy"]) <= 0.005

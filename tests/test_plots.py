@@ -235,3 +235,20 @@ def test_learning_rules_figure_draws_accuracy_per_rule_and_each_hidden_layers_an
     assert len(labels(right)) == 6 and "sign_symmetry, layer 2" in labels(right)
     np.testing.assert_allclose(right.get_lines()[0].get_ydata(),
                                np.asarray(result["feedback_alignment"]["alignment"])[:, 0])
+
+
+def test_plot_checks_its_out_before_computing_and_defaults_to_name_png(tmp_path, monkeypatch, capsys):
+    from jaxann import experiments
+
+    def never(*args, **kwargs):
+        raise AssertionError("the figure was computed before --out was checked")
+
+    monkeypatch.setattr(experiments, "batching", never)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["plot", "batching", "--out", str(blocker / "b.png")]) == 2
+    assert capsys.readouterr().err.startswith(f"jaxann plot: error: cannot write {blocker / 'b.png'}")
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", "activations"]) == 0
+    assert capsys.readouterr().out == "wrote activations.png\n"
+    assert (tmp_path / "activations.png").read_bytes()[:4] == b"\x89PNG"

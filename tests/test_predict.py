@@ -50,9 +50,9 @@ def test_a_program_compiled_under_one_matmul_precision_is_not_reused_under_anoth
 
     params = init_mlp(jax.random.key(0), [5, 4, 2])
     x = np.ones((3, 5), np.float32)
-    outputs(params, x)
+    outputs(params, x, "relu")
     with counting() as again:
-        outputs(params, x)
+        outputs(params, x, "relu")
     with jax.default_matmul_precision("float32"), counting() as other:
-        outputs(params, x)
+        outputs(params, x, "relu")
     assert again.names == [] and other.names == ["outputs"]

@@ -50,3 +50,65 @@ def test_a_sweep_folder_writes_its_table_and_metrics(tmp_path):
     assert lines[0].startswith("model,seed,epochs,stopped") and len(lines) == 3
     assert json.loads((tmp_path / "s" / METRICS).read_text()) == [{"model": 0}, {"model": 1}]
     assert np.isfinite([float(line.split(",")[-1]) for line in lines[1:]]).all()
+
+
+def test_a_sweep_folder_that_holds_a_sweep_is_claimed_only_on_purpose(tmp_path):
+    folder = SweepFolder(tmp_path / "s")
+    assert folder.claim(resume=False, overwrite=False) == []  # a new folder
+    folder.path.mkdir()
+    (folder.path / "results.csv").write_text("model\n0\n")
+    (folder.path / "notes.txt").write_text("the user's")
+    with pytest.raises(JaxannError, match=r"already holds a run \(results.csv\); pass --resume .* --overwrite"):
+        folder.claim(resume=False, overwrite=False)
+    assert folder.claim(resume=True, overwrite=False) == [] and (folder.path / "results.csv").exists()
+    with pytest.raises(JaxannError, match="pass one"):
+        folder.claim(resume=True, overwrite=True)
+    assert folder.claim(resume=False, overwrite=True) == ["results.csv"]
+    assert sorted(p.name for p in folder.path.iterdir()) == ["notes.txt"]
+
+
+def _fake_run(folder, config, test, seconds, dataset="digits", losses=(1.0, 0.5)):
+    """A run folder's metrics.json as `jaxann train --out` writes it, without the training."""
+    h = History(loss=list(losses), train_accuracy=[0.5 + 0.1 * i for i in range(len(losses))],
+                seconds=[0.1] * len(losses))
+    write_json(folder / METRICS, metrics(config, h, train_accuracy=0.9, test_accuracy=test, fit_seconds=seconds,
+                                         compile_seconds=0.0, dataset={"name": dataset}))
+
+
+def test_runs_lists_each_run_with_the_settings_that_differ(tmp_path, capsys):
+    from jaxann.cli import main
+
+    _fake_run(tmp_path / "a", TrainConfig(lr=0.1), 0.81, 2.0)
+    _fake_run(tmp_path / "b", TrainConfig(lr=0.3, activation="tanh"), 0.93, 1.5)
+    (tmp_path / "b" / "notes").mkdir()
+    (tmp_path / "b" / "notes" / METRICS).write_text("not a run's")  # skipped
+    sweep = tmp_path / "deeper" / "s"
+    sweep.mkdir(parents=True)
+    entries = [metrics(TrainConfig(lr=0.1, seed=s), History(loss=[1.0]), train_accuracy=0.5, test_accuracy=0.5,
+                       fit_seconds=3.0, compile_seconds=0.0, dataset={"name": "digits"}) for s in (1, 2)]
+    write_json(sweep / METRICS, entries)
+    assert main(["runs", str(tmp_path), "--sort", "test", "--reverse"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["run", "activation", "lr", "seed", "n_iter", "train", "test", "seconds", "when"]
+    rows = [line.split() for line in lines[2:]]
+    assert [r[0] for r in rows] == [str(tmp_path / "b"), str(tmp_path / "a"), f"{sweep}[0]", f"{sweep}[1]"]
+    assert rows[0][1:8] == ["tanh", "0.3", "1", "2", "0.9000", "0.9300", "1.50"]
+    assert main(["runs", str(tmp_path), "--sort", "accuracy"]) == 2
+    assert "no such column" in capsys.readouterr().err
+    assert main(["runs", str(tmp_path / "a" / "nothing")]) == 2
+
+
+def test_plot_history_overlays_runs_labelled_by_what_differs(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from jaxann import plots
+    from jaxann.cli.plot import _history
+
+    _fake_run(tmp_path / "a", TrainConfig(lr=0.1), 0.81, 2.0)
+    _fake_run(tmp_path / "b", TrainConfig(lr=0.3, hidden=(20, 10)), 0.93, 1.5, losses=(1.0, 0.4, 0.3))
+    fig = _history([tmp_path / "a", tmp_path / "b"], plots, lambda axes: axes[0].figure)()
+    left = fig.axes[0]
+    assert [t.get_text() for t in left.get_legend().get_texts()] == ["hidden=50, lr=0.1", "hidden=20,10, lr=0.3"]
+    assert [len(line.get_xdata()) for line in left.get_lines()] == [2, 3]
+    assert left.get_title() == "digits: loss per epoch"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from jaxann.errors import JaxannError
+
 
 def int_list(text: str) -> list[int]:
     """'100,50' -> [100, 50]; every entry a positive integer."""
@@ -57,18 +59,22 @@ SWEEP_AXES = {
 }
 
 
+# L-BFGS's most iterations unless --epochs says: scikit-learn's max_iter, not SGD's 10 epochs
+# (10 iterations leave L-BFGS far from converged)
+LBFGS_MAX_ITER = 200
+
+
 def add_network_flags(p, sweep: bool = False, tune: bool = False):
     """The flags `train`, `sweep` and `tune` share; a sweep takes lists for its numeric
     settings (SWEEP_AXES), several architectures and several batch sizes; a study takes a
     search space for each (`jaxann.tune.space`: LOW:HIGH[:log], choices, or one value)."""
-    from jaxann.activations import ACTIVATIONS
-    from jaxann.config import GRADS, LR_SCHEDULES, OPTIMIZERS, TrainConfig
-    from jaxann.data import DATASETS
-    from jaxann.losses import LOSSES
+    from jaxann.cli.choices import ACTIVATIONS, DATASETS, GRADS, LOSSES
+    from jaxann.config import LR_SCHEDULES, OPTIMIZERS, TrainConfig
 
     d = TrainConfig()
-    p.add_argument("--dataset", choices=DATASETS, default="digits", help="default: digits (offline)")
-    p.add_argument("--data-dir", help="folder with the IDX files (else $JAXANN_DATA_DIR, then the cache)")
+    p.add_argument("--dataset", choices=DATASETS, help="default: digits (offline)")
+    p.add_argument("--data-dir", help="with --dataset mnist or fashion-mnist: folder with the IDX files "
+                   "(else $JAXANN_DATA_DIR, then the cache)")
     if tune:
         p.add_argument("--hidden", metavar="SPACE", help="architectures to choose from, layers joined by '-', "
                        "e.g. 32,64,128 or 100-50,200 (default 50)")
@@ -81,9 +87,11 @@ def add_network_flags(p, sweep: bool = False, tune: bool = False):
     p.add_argument("--loss", choices=list(LOSSES), default=d.loss)
     # L-BFGS trains one model on all the data: `train` only
     p.add_argument("--optimizer", choices=[o for o in OPTIMIZERS if not ((sweep or tune) and o == "lbfgs")],
-                   default=d.optimizer, help="lbfgs: full-batch L-BFGS, --epochs its most iterations")
+                   default=d.optimizer, help="lbfgs: full-batch L-BFGS, --epochs its most iterations "
+                   f"(default {LBFGS_MAX_ITER})")
     if tune:
-        for flag, (name, kind) in {**SWEEP_AXES, "--seeds": ("seed", "int"), "--batch-size": ("batch_size", "int")}.items():
+        axes = {**SWEEP_AXES, "--seeds": ("seed", "int"), "--batch-size": ("batch_size", "int")}
+        for flag, (name, kind) in axes.items():
             p.add_argument("--seed" if name == "seed" else flag, dest=name, metavar="SPACE",
                            help=f"{name}: LOW:HIGH, LOW:HIGH:log, a,b,c or one value (default {getattr(d, name)})")
     elif sweep:
@@ -108,7 +116,9 @@ def add_network_flags(p, sweep: bool = False, tune: bool = False):
                    help="sgd only, as scikit-learn's learning_rate (default constant)")
     p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov,
                    help="Nesterov momentum (default on)")
-    p.add_argument("--epochs", type=positive_int, default=d.epochs, help="default 10")
+    p.add_argument("--epochs", type=positive_int,
+                   help=f"default {d.epochs}" + ("" if sweep else f"; with --optimizer lbfgs the most iterations, "
+                                                  f"default {LBFGS_MAX_ITER} (scikit-learn's max_iter)"))
     p.add_argument("--grad", choices=GRADS, default=d.grad,
                    help="gradient source or learning rule (default autodiff; feedback_alignment, "
                    "direct_feedback_alignment and sign_symmetry send the error back through other matrices)")
@@ -160,6 +170,27 @@ def batch_sizes(text: str) -> list:
                                          "(positive integers or 'full')") from None
 
 
+def dataset_of(args) -> str:
+    """The data set the flags name: --dataset, else digits. --data-dir alone is refused:
+    MNIST's and Fashion-MNIST's IDX files have the same names, so the folder cannot say."""
+    if args.dataset is None and args.data_dir:
+        raise JaxannError(f"--data-dir {args.data_dir} needs --dataset mnist or --dataset fashion-mnist (the IDX "
+                          "files do not say which; without --dataset, digits is used and needs no folder)")
+    return args.dataset or "digits"
+
+
+def warn_large_batches(prog: str, batch_sizes, n: int, validation_fraction: float) -> None:
+    """One warning line per batch size larger than the training rows (n less the validation
+    share, as `train_test_split` holds it out): such a batch is all the rows, as
+    scikit-learn clips it (and warns)."""
+    import sys
+
+    rows = n - math.ceil(validation_fraction * n) if validation_fraction > 0 else n
+    for b in sorted({b for b in batch_sizes if b is not None and b > rows}):
+        print(f"{prog}: warning: batch size {b} is larger than the {rows} training rows; each batch is all "
+              f"{rows} (clipped, as scikit-learn does)", file=sys.stderr)
+
+
 def config_from(args, **swept):
     """The TrainConfig the flags describe (a sweep's swept values given as keyword arguments)."""
     from dataclasses import fields
@@ -168,6 +199,8 @@ def config_from(args, **swept):
 
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
               if hasattr(args, f.name) and f.name not in swept}
+    if values.get("epochs", 0) is None:  # --epochs not given
+        values["epochs"] = LBFGS_MAX_ITER if values.get("optimizer") == "lbfgs" else TrainConfig.epochs
     if "hidden" not in swept:
         values["hidden"] = tuple(args.hidden)
     return TrainConfig(**values, **swept).validate()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from jaxann.cli.args import batch_size, config_from, int_list, positive_int
 
 
 def add_arguments(p):
-    from jaxann.bench import systems
+    from jaxann.cli.choices import DATASETS
     from jaxann.config import TrainConfig
-    from jaxann.data import DATASETS
 
     d = TrainConfig()
     p.description = ("Train the same network on the same data with each system and print one table: "
@@ -37,9 +37,20 @@ def add_arguments(p):
     p.set_defaults(run=run)
 
 
-def _systems(text: str) -> list[str]:
-    from jaxann.bench import systems
+def systems(everything: bool = True) -> tuple:
+    """`jaxann.bench.systems()` once that module is loaded (benchmarks/bench.py loads it and
+    registers other libraries' runners first); before, jaxann's own systems, named from
+    `jaxann.cli.choices` so that --help imports no JAX."""
+    bench = sys.modules.get("jaxann.bench")
+    if bench is not None:
+        return bench.systems(everything)
+    from jaxann.cli.choices import GRADS
 
+    own = ("jaxann-autodiff", "jaxann-backprop")  # jaxann.bench.JAXANN_SYSTEMS
+    return (*own, *(f"jaxann-{g}" for g in GRADS if everything and f"jaxann-{g}" not in own))
+
+
+def _systems(text: str) -> list[str]:
     chosen = text.split(",")
     unknown = [s for s in chosen if s not in systems()]
     if unknown or not text:

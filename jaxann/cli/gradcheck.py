@@ -9,8 +9,7 @@ from jaxann.errors import JaxannError
 
 
 def add_arguments(p):
-    from jaxann.activations import ACTIVATIONS
-    from jaxann.losses import LOSSES
+    from jaxann.cli.choices import ACTIVATIONS, LOSSES
 
     p.description = ("Compare the explicit backprop with jax.grad and central finite "
         "differences on a random network and batch; exit 1 when any relative error "

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import sys
 
 from jaxann.cli.args import (SWEEP_AXES, add_device_flags, add_network_flags, add_stopping_flags, config_from,
-                             positive_int, start_distributed)
+                             dataset_of, positive_int, start_distributed, warn_large_batches)
 from jaxann.errors import JaxannError
 from jaxann.files import check_writable
 
@@ -27,6 +28,8 @@ def add_arguments(p):
                    help="with --out: write DIR/checkpoint.npz every N epochs and after the last (default 1)")
     p.add_argument("--resume", action="store_true",
                    help="with --out: continue the sweep from DIR/checkpoint.npz (same models; --epochs may grow)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="with --out: replace the sweep DIR holds (without it, or --resume, such a folder is refused)")
     p.add_argument("--results", help="write one row per model (settings, epochs, why it stopped, scores, "
                    "seconds) to this CSV file")
     p.add_argument("--plot", help="save the loss curves and each final test score against the swept "
@@ -37,11 +40,11 @@ def add_arguments(p):
 
 def members_from(args):
     """The sweep's member configs from its flags (and --settings file)."""
-    from jaxann.sweep import grid, read_settings, settings
-
     names = [name for name, _ in SWEEP_AXES.values()]
     base = config_from(args, **{name: getattr(args, name)[0] for name in names}, batch_size=args.batch_size[0],
                        hidden=tuple(args.hidden[0]))
+    from jaxann.sweep import grid, read_settings, settings  # JAX loads once the first model's settings are valid
+
     axes = {name: getattr(args, name) for name in names if len(getattr(args, name)) > 1}
     if len(args.hidden) > 1:
         axes["hidden"] = [tuple(h) for h in args.hidden]
@@ -53,25 +56,35 @@ def members_from(args):
 
 
 def run(args) -> int:
-    from jaxann.checkpoint import load_sweep, save_sweep
-    from jaxann.compiling import use_program_store
-    from jaxann.console import ProgressBar, count
-    from jaxann.data import load
-    from jaxann.placement import device_name
-    from jaxann.runs import SweepFolder, metrics, save_figure, write_json
-    from jaxann.sweep import fit_many, program_key
-
-    members = members_from(args)
+    dataset = dataset_of(args)
     if args.resume and not args.out:
         raise JaxannError("--resume needs --out DIR, the folder whose checkpoint.npz it continues")
+    if args.overwrite and not args.out:
+        raise JaxannError("--overwrite needs --out DIR, the folder whose sweep it replaces")
+    members = members_from(args)
     for path in (args.metrics, args.results, args.plot):
         if path:  # refused now, not after the training
             check_writable(path)
     if args.out:
         check_writable(args.out, "folder")
+        from jaxann.runs import SweepFolder
+
+        for name in SweepFolder(args.out).claim(resume=args.resume, overwrite=args.overwrite):
+            print(f"Removed {args.out}/{name} of the sweep replaced (--overwrite)", file=sys.stderr)
+    from jaxann.checkpoint import load_sweep, save_sweep
+    from jaxann.compiling import use_program_store
+    from jaxann.console import ProgressBar, count
+    from jaxann.data import load
+    from jaxann.placement import device_name
+    from jaxann.runs import metrics, save_figure, write_json
+    from jaxann.sweep import fit_many, program_key
+
     start_distributed(args)
     use_program_store(args.compile_cache)
-    data = load(args.dataset, args.data_dir)
+    data = load(dataset, args.data_dir)
+    for fraction in sorted({m.validation_fraction for m in members}):
+        warn_large_batches("jaxann sweep", [m.batch_size for m in members if m.validation_fraction == fraction],
+                           len(data.raw_train), fraction)
     say = (lambda *a, **k: None) if args.quiet else print
     K = len(members)
     programs = len({program_key(m, len(data.raw_train)) for m in members})
@@ -118,7 +131,9 @@ def run(args) -> int:
     entries = [metrics(config, history, train_accuracy=result.scores["train"][i], test_accuracy=test[i],
                        fit_seconds=result.fit_seconds, compile_seconds=result.compile_seconds,
                        compiled=result.compiled, loaded=result.loaded, models_in_sweep=K,
-                       best_validation_score=rows[i]["best_validation"], stopped=rows[i]["stopped"])
+                       best_validation_score=rows[i]["best_validation"], stopped=rows[i]["stopped"],
+                       dataset={"name": data.name, "source": data.source, "n_train": len(data.raw_train),
+                                "n_test": len(data.raw_test)})
                for i, (config, history) in enumerate(zip(result.configs, result.histories))]
     if args.metrics:
         write_json(args.metrics, entries)

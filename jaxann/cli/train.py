@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 
-from jaxann.cli.args import (add_device_flags, add_network_flags, add_stopping_flags, config_from, positive_int,
-                             start_distributed)
+from jaxann.cli.args import (add_device_flags, add_network_flags, add_stopping_flags, config_from, dataset_of,
+                             positive_int, start_distributed, warn_large_batches)
 from jaxann.errors import JaxannError, TrainingDiverged
 from jaxann.files import check_writable
 
@@ -28,6 +28,8 @@ def add_arguments(p):
                    help="with --out: write DIR/checkpoint.npz every N epochs and after the last (default 1)")
     p.add_argument("--resume", action="store_true",
                    help="with --out: continue from DIR/checkpoint.npz (same settings; --epochs may grow)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="with --out: replace the run DIR holds (without it, or --resume, such a folder is refused)")
     p.add_argument("--debug-nans", action="store_true",
                    help="JAX's NaN checking: stop at the first operation that makes a NaN, and name it")
     add_device_flags(p, "data parallelism: split each batch over this many devices")
@@ -35,6 +37,25 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    # the flags' own mistakes first (no JAX loaded yet), then the files
+    dataset = dataset_of(args)
+    if args.resume and not args.out:
+        raise JaxannError("--resume needs --out DIR, the folder whose checkpoint.npz it continues")
+    if args.resume and args.optimizer == "lbfgs":
+        raise JaxannError("--resume continues sgd and adam runs; L-BFGS's memory of past steps is not "
+                          "checkpointed, so an lbfgs run restarts (run it again without --resume)")
+    if args.overwrite and not args.out:
+        raise JaxannError("--overwrite needs --out DIR, the folder whose run it replaces")
+    config = config_from(args)
+    if args.metrics:  # refused now, not after the training
+        check_writable(args.metrics)
+    if args.out:
+        check_writable(args.out, "folder")
+        from jaxann.runs import RunFolder
+
+        for name in RunFolder(args.out).claim(resume=args.resume, overwrite=args.overwrite):
+            print(f"Removed {args.out}/{name} of the run replaced (--overwrite)", file=sys.stderr)
+    # the flags are checked: now the heavy imports
     import jax
     import numpy as np
 
@@ -44,19 +65,11 @@ def run(args) -> int:
     from jaxann.predict import accuracy
     from jaxann.runs import metrics, write_json
 
-    config = config_from(args)
-    if args.resume and not args.out:
-        raise JaxannError("--resume needs --out DIR, the folder whose checkpoint.npz it continues")
-    if args.resume and args.optimizer == "lbfgs":
-        raise JaxannError("--resume continues sgd and adam runs; L-BFGS's memory of past steps is not "
-                          "checkpointed, so an lbfgs run restarts (run it again without --resume)")
-    if args.metrics:  # refused now, not after the training
-        check_writable(args.metrics)
-    if args.out:
-        check_writable(args.out, "folder")
     start_distributed(args)
     use_program_store(args.compile_cache)
-    data = load(args.dataset, args.data_dir)
+    data = load(dataset, args.data_dir)
+    if config.optimizer != "lbfgs":  # L-BFGS takes every row at once
+        warn_large_batches("jaxann train", [config.batch_size], len(data.raw_train), config.validation_fraction)
     sizes = config.sizes(data.raw_train.shape[1], data.n_classes)
     say = (lambda *a, **k: None) if args.quiet else print
     say(f"jaxann train: {data.name} ({len(data.raw_train)} train / {len(data.raw_test)} test rows, "
@@ -85,9 +98,13 @@ def run(args) -> int:
     if folder:
         from jaxann.plots import loss_curve
 
-        folder.save(result.params, run_metrics, lambda: loss_curve(result.history).figure)
+        from jaxann.model import Model, output_of
+
+        model = Model(result.params, config.activation, config.loss, output_of(config.loss), "multiclass",
+                      np.arange(data.n_classes), data.x_divisor, config.grad, config.to_dict())
+        folder.save(model, run_metrics, lambda: loss_curve(result.history).figure)
     if train_acc <= chance + CHANCE_MARGIN:
-        print(f"jaxann: warning: training ended at chance level (training accuracy {train_acc:.4f}; always "
+        print(f"jaxann train: warning: training ended at chance level (training accuracy {train_acc:.4f}; always "
               f"answering the commonest class gives {chance:.4f}); lower the learning rate (--lr)", file=sys.stderr)
         return AT_CHANCE
     return 0
@@ -129,6 +146,10 @@ def _fit(args, config, data, sizes, folder, resume, say):
     if history.stopped:
         steps = "iteration" if config.optimizer == "lbfgs" else "epoch"
         say(f"Stopped after {count(len(history.loss), steps)}: {history.stopped}")
+    elif result.lbfgs is not None:  # a limit reached before convergence, as scikit-learn's ConvergenceWarning
+        print(f"jaxann train: warning: L-BFGS stopped after {count(len(history.loss), 'iteration')} without "
+              f"converging ({result.lbfgs.message}); allow more with --epochs (now {config.epochs})",
+              file=sys.stderr)
     return result
 
 

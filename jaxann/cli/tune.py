@@ -40,7 +40,7 @@ SPACE_FLAGS = ("lr", "alpha", "momentum", "beta1", "beta2", "epsilon", "power_t"
 
 def run(args) -> int:
     from jaxann import tune
-    from jaxann.cli.args import config_from
+    from jaxann.cli.args import config_from, dataset_of
     from jaxann.compiling import use_program_store
     from jaxann.console import count
     from jaxann.data import load
@@ -67,7 +67,7 @@ def run(args) -> int:
     pruners = {"median": optuna.pruners.MedianPruner, "hyperband": optuna.pruners.HyperbandPruner,
                "none": optuna.pruners.NopPruner}
     study = tune.open_study(args.storage, args.study, sampler=samplers[args.sampler](), pruner=pruners[args.pruner]())
-    data = load(args.dataset, args.data_dir)
+    data = load(dataset_of(args), args.data_dir)
     say = (lambda *a, **k: None) if args.quiet else print
     before = len(study.trials)
     say(f"jaxann tune: study {args.study!r} in {args.storage} ({count(before, 'trial')} before), "

@@ -353,6 +353,58 @@ class _BaseMLP(BaseEstimator):
         if self.validation_scores_ is not None:
             self.validation_scores_ = list(self.validation_scores_) + history.validation_score
 
+    def to_model(self):
+        """This fitted estimator as a `jaxann.model.Model` (inputs: its features), which
+        `jaxann.save_model` writes and `from_model` turns back into an estimator."""
+        from jaxann.model import Model
+
+        check_is_fitted(self)
+        params = tuple({"W": np.asarray(W), "b": np.asarray(b)} for W, b in zip(self.coefs_, self.intercepts_))
+        if isinstance(self, ClassifierMixin):
+            kind = self._label_binarizer.y_type_
+            task, classes = ("multilabel" if kind.startswith("multilabel") else kind), self.classes_
+        else:
+            task, classes = "regression", None
+        return Model(params, ACTIVATION_NAMES[self.activation], self._loss_name(), self.out_activation_, task,
+                     classes, None, self.grad)
+
+    @classmethod
+    def from_model(cls, model, **params):
+        """A fitted estimator predicting as `model` (a `jaxann.model.Model`, or a path that
+        `jaxann.load_model` reads) does, on features x / model.input_divisor; params: other
+        constructor parameters (for later warm-started fits). JaxannError for a model this
+        estimator cannot hold (another task, or an activation or loss scikit-learn lacks)."""
+        from sklearn.preprocessing import LabelBinarizer
+
+        from jaxann.errors import JaxannError
+        from jaxann.model import load_model
+
+        model = model if hasattr(model, "params") else load_model(model)
+        names = {ours: theirs for theirs, ours in ACTIVATION_NAMES.items()}
+        classifier = issubclass(cls, ClassifierMixin)
+        if (model.task != "regression") != classifier:
+            raise JaxannError(f"a {model.task} model cannot be a {cls.__name__}")
+        if model.activation not in names:
+            raise JaxannError(f"{cls.__name__} has no activation {model.activation!r}; "
+                              f"expected one of: {', '.join(names)}")
+        losses = ("cross_entropy", "binary_cross_entropy") if classifier else ("squared_error", "poisson")
+        if model.loss not in losses:
+            raise JaxannError(f"{cls.__name__} trains on {' or '.join(losses)}, not {model.loss!r}")
+        if not classifier:
+            params.setdefault("loss", model.loss)
+        sizes = model.sizes
+        estimator = cls(hidden_layer_sizes=tuple(sizes[1:-1]), activation=names[model.activation], grad=model.grad,
+                        **params)
+        if classifier:
+            binarizer = LabelBinarizer()
+            binarizer.fit(np.eye(sizes[-1], dtype=int) if model.task == "multilabel" else model.classes)
+            estimator._label_binarizer, estimator.classes_ = binarizer, binarizer.classes_
+        estimator.n_features_in_, estimator.n_outputs_, estimator.n_layers_ = sizes[0], sizes[-1], len(sizes)
+        estimator.out_activation_ = model.output
+        estimator.n_iter_, estimator._progress = 0, None
+        estimator._set_weights(model.params, np.asarray(model.params[0]["W"]).dtype)
+        return estimator
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data X (n_samples, n_features) and targets y; returns self.
