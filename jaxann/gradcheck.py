@@ -148,8 +148,11 @@ def _host_problem(params, x, y, activation, loss):
 
 
 def _measure(activation, loss, rules, params, x, t, alpha, eps, feedback, directions, indices):
-    """The compiled check. Returns (autodiff's gradient, {rule: its update}, the directional
-    estimates per array (k,), the estimates at the flat `indices` (len(indices),))."""
+    """The compiled check. directions (k, n) and indices (r,) are in the parameters' flat
+    order (W^1, b^1, W^2, ... raveled): each array is perturbed along its own part of each
+    of the k directions, and each entry in `indices` alone. Returns (autodiff's gradient,
+    {rule: its update}, the central differences: L*2*k along the directions, array by
+    array, then r at the indices)."""
     ones = jnp.ones(x.shape[0], x.dtype)
     g_ad = jax.grad(lambda p: network.objective(p, x, t, ones, activation, loss, alpha)[0])(params)
     updates = {rule: value_and_backprop(params, x, t, ones, activation, loss, alpha, rule,
@@ -157,28 +160,30 @@ def _measure(activation, loss, rules, params, x, t, alpha, eps, feedback, direct
     # finite differences: every number in float64
     leaves, tree = jax.tree.flatten(jax.tree.map(lambda a: a.astype(jnp.float64), params))
     x64, t64, alpha64 = x.astype(jnp.float64), t.astype(jnp.float64), jnp.float64(alpha)
-
-    def cost(leaves):
-        return network.objective(jax.tree.unflatten(tree, leaves), x64, t64, ones.astype(jnp.float64),
-                                 activation, loss, alpha64)[0]
-
-    def central(i, v):  # (C(theta + eps v) - C(theta - eps v)) / (2 eps), v in leaf i's space
-        def at(sign):
-            return cost([leaf + sign * eps * v if j == i else leaf for j, leaf in enumerate(leaves)])
-        return (at(1.0) - at(-1.0)) / (2 * eps)
-
-    along = tuple(jax.vmap(partial(central, i))(v) for i, v in enumerate(directions))
     flat = jnp.concatenate([leaf.ravel() for leaf in leaves])
     offsets = np.cumsum([0] + [leaf.size for leaf in leaves])
 
-    def entry(k):
-        def at(sign):
-            moved = flat.at[k].add(sign * eps)
-            return cost([moved[a:b].reshape(leaf.shape) for a, b, leaf in zip(offsets, offsets[1:], leaves)])
-        return (at(1.0) - at(-1.0)) / (2 * eps)
+    def cost(flat):
+        arrays = [flat[a:b].reshape(leaf.shape) for a, b, leaf in zip(offsets, offsets[1:], leaves)]
+        return network.objective(jax.tree.unflatten(tree, arrays), x64, t64, ones.astype(jnp.float64),
+                                 activation, loss, alpha64)[0]
 
-    at_indices = jax.lax.map(entry, indices, batch_size=256) if indices.size else jnp.zeros(0)
-    return g_ad, updates, along, at_indices
+    k, along = directions.shape[0], len(leaves) * directions.shape[0]
+    iota = jnp.arange(flat.size)
+    bounds = jnp.asarray(offsets)
+
+    def central(r):  # (C(theta + eps p) - C(theta - eps p)) / (2 eps) for the r-th perturbation p
+        p = jnp.zeros_like(flat)
+        if k:  # array i's part of direction j
+            i, j = r // k, r % k
+            p = jnp.where(r < along, directions[j] * ((iota >= bounds[i]) & (iota < bounds[i + 1])), p)
+        if indices.size:
+            p = jnp.where(r < along, p, iota == indices[jnp.maximum(r - along, 0)])
+        return (cost(flat + eps * p) - cost(flat - eps * p)) / (2 * eps)
+
+    # one perturbation at a time (a scan, not a batch): the loop's body is one small program,
+    # where a batch of perturbed weight matrices would compile batched products
+    return g_ad, updates, jax.lax.map(central, jnp.arange(along + indices.size))
 
 
 @dataclass
@@ -340,6 +345,8 @@ def gradcheck(params, x, y, activation: str = "relu", loss: str = "cross_entropy
 
     rng = np.random.default_rng((seed, FD_STREAM))
     v = tuple(rng.standard_normal((directions, *a.shape)) for a in leaves) if "directions" in modes else ()
+    flat_v = (np.concatenate([d.reshape(directions, -1) for d in v], axis=1) if v
+              else np.zeros((0, sum(a.size for a in leaves))))
     picks = [np.sort(rng.choice(a.size, min(samples, a.size), replace=False)) if "sample" in modes
              else np.zeros(0, np.int64) for a in leaves]
     every = [np.arange(a.size) if "entries" in modes else np.zeros(0, np.int64) for a in leaves]
@@ -350,14 +357,16 @@ def gradcheck(params, x, y, activation: str = "relu", loss: str = "cross_entropy
 
     static = (activation, loss, rules)
     with jax.enable_x64(True):
-        args = (params, x, t, np.asarray(alpha, dtype), np.asarray(eps, np.float64), feedback, v,
+        args = (params, x, t, np.asarray(alpha, dtype), np.asarray(eps, np.float64), feedback, flat_v,
                 indices.astype(np.int64))
         program, _ = compiling.compiled("gradcheck", lambda: partial(_measure, *static), args, key=static)
-        g_ad, updates, along, at_indices = jax.device_get(program(*args))
+        g_ad, updates, estimates = jax.device_get(program(*args))
 
-    # the estimates at `indices`, split back: each array's samples, then each array's entries
-    split = np.split(at_indices, np.cumsum([len(p) for p in picks] + [len(e) for e in every])[:-1])
+    # the estimates split back: along each array's directions, then each array's samples and entries
     n = len(leaves)
+    along = estimates[:len(flat_v) * n].reshape(n, len(flat_v))
+    split = np.split(estimates[len(flat_v) * n:],
+                     np.cumsum([len(p) for p in picks] + [len(e) for e in every])[:-1])
     entries = (jax.tree.unflatten(jax.tree.structure(params), [e.reshape(a.shape) for e, a in zip(split[n:], leaves)])
                if "entries" in modes else None)
     fd = FiniteDifferences(v, tuple(along), tuple(picks), tuple(split[:n]), entries)
