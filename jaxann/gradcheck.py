@@ -268,7 +268,9 @@ class Report:
             "finite_differences": {mode: {"per_array": k} for mode, k in self.modes.items()},
             "rules": list(self.rules),
             "seed": self.seed,
-            "rows": [asdict(r) | {"shape": list(r.shape)} for r in self.rows],
+            "rows": [asdict(r) | {"shape": list(r.shape), "rules": {
+                rule: {k: None if np.isnan(v) else v for k, v in m.items()}  # JSON has no NaN
+                for rule, m in r.rules.items()}} for r in self.rows],
         }
 
     def table(self) -> str:

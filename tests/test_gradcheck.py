@@ -238,3 +238,15 @@ def test_relative_error_refuses_trees_that_do_not_pair():
         relative_error(one_layer, ({"W": jnp.ones((2, 2)), "c": jnp.ones(2)},))
     with pytest.raises(JaxannError, match="different shapes"):
         relative_error(one_layer, ({"W": jnp.ones((2, 3)), "b": jnp.ones(2)},))
+
+
+def test_an_undefined_angle_is_null_in_the_json():
+    # a zero gradient (b^1 under the step activation) has no angle: NaN in the table, null in JSON
+    from jaxann.gradcheck import Report, Row
+
+    row = Row(1, "b", (5,), 0.0, 0.0, {"entries": 0.0}, True,
+              {"backprop": {"angle": float("nan"), "norm_ratio": float("nan")}})
+    report = Report([row], "float64", 1e-10, 1e-6, 1e-6, {"entries": None}, ("backprop",), 0)
+    text = json.dumps(report.to_dict(), allow_nan=False)
+    assert json.loads(text)["rows"][0]["rules"]["backprop"] == {"angle": None, "norm_ratio": None}
+    assert "nan" in report.table().splitlines()[-1]

@@ -24,7 +24,7 @@ COMMANDS = {
     "train": "train and evaluate a network",
     "sweep": "train many models (grids of any settings) as one program per shape",
     "plot": "draw one of the lecture's figures",
-    "gradcheck": "backprop vs jax.grad vs finite differences, per layer",
+    "gradcheck": "backprop vs jax.grad vs finite differences, per layer; learning rules against the gradient",
     "bench": "time jaxann's training (and other libraries', from benchmarks/bench.py) side by side",
     "cache": "show or clear the compiled-program store and the data cache",
 }
