@@ -214,7 +214,8 @@ class FiniteDifferences:
             if self.entries is not None:
                 errors["entries"] = relative_error(np.ravel(jax.tree.leaves(self.entries)[i]), a)
             if self.directions:
-                errors["directions"] = relative_error(self.along[i], self.directions[i].reshape(len(self.along[i]), -1) @ a)
+                v = self.directions[i].reshape(len(self.along[i]), -1)
+                errors["directions"] = relative_error(self.along[i], v @ a)  # against g . v
             if len(self.picks[i]):
                 errors["sample"] = relative_error(self.sampled[i], a[self.picks[i]])
             out.append(errors)
@@ -372,7 +373,7 @@ def gradcheck(params, x, y, activation: str = "relu", loss: str = "cross_entropy
                      np.cumsum([len(p) for p in picks] + [len(e) for e in every])[:-1])
     entries = (jax.tree.unflatten(jax.tree.structure(params), [e.reshape(a.shape) for e, a in zip(split[n:], leaves)])
                if "entries" in modes else None)
-    fd = FiniteDifferences(v, tuple(along), tuple(picks), tuple(split[:n]), entries)
+    fd = FiniteDifferences(v, tuple(along) if v else (), tuple(picks), tuple(split[:n]), entries)
     g_bp = updates["backprop"]
     rows = []
     for i, (ad, errors) in enumerate(zip(jax.tree.leaves(g_ad), fd.errors(g_bp))):

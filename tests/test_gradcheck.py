@@ -42,7 +42,8 @@ def test_gradcheck_json_with_arguments():
     assert [(row["layer"], row["param"]) for row in rows] == [
         (1, "W"), (1, "b"), (2, "W"), (2, "b"), (3, "W"), (3, "b")]
     assert all(row["backprop"] <= report["tolerance"]["backprop"] for row in rows)
-    assert all(e <= report["tolerance"]["finite_differences"] for row in rows for e in row["finite_differences"].values())
+    tol = report["tolerance"]["finite_differences"]
+    assert all(e <= tol for row in rows for e in row["finite_differences"].values())
     for row in rows:
         # backprop is the gradient; so is every rule's update in the output layer (delta^L is the cost's)
         same = ["backprop"] if row["layer"] < 3 else list(RULES)
