@@ -35,8 +35,9 @@ Every program of a fit, a sweep, a prediction or a score goes through here. The 
 exceptions (tested: `tests/test_compiling.py`) are the lecture's math functions, which
 users compose with their own `jax.jit`, `jax.grad` and `jax.vmap` and so must stay plain
 jitted JAX functions (`jaxann.forward`, `jaxann.loss`, `jaxann.backprop`,
-`jaxann.per_example_grads`), and the measuring tools' own functions (`jaxann gradcheck`'s
-finite differences, `jaxann bench`'s matmul rate, the perceptron experiment's gradient).
+`jaxann.per_example_grads`), and the measuring tools' own functions (`jaxann bench`'s
+matmul rate, the perceptron experiment's gradient). `jaxann gradcheck`'s one program goes
+through here, so a later check loads it from the store.
 """
 
 from __future__ import annotations

@@ -183,7 +183,8 @@ def prepare(params, x, y, activation, loss):
 
 def check_alpha(alpha):
     """alpha, refused when it is a known negative or non-finite number."""
-    if is_concrete(alpha) and not (jnp.ndim(alpha) == 0 and bool(jnp.isfinite(alpha)) and float(alpha) >= 0):
+    # NumPy's isfinite: a known number needs no device program
+    if is_concrete(alpha) and not (np.ndim(alpha) == 0 and bool(np.isfinite(alpha)) and float(alpha) >= 0):
         raise JaxannError(f"alpha {alpha} must be a number >= 0 (the L2 strength)")
     return alpha
 

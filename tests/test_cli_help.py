@@ -15,11 +15,13 @@ def test_the_command_lines_names_are_the_librarys():
     from jaxann.cli import choices
     from jaxann.cli.bench import systems
     from jaxann.data import DATASETS
-    from jaxann.deltas import GRADS
+    from jaxann.deltas import GRADS, RULES
+    from jaxann.gradcheck import CHEAP, MODES
     from jaxann.losses import LOSSES
 
     assert choices.ACTIVATIONS == tuple(ACTIVATIONS) and choices.LOSSES == tuple(LOSSES)
     assert choices.GRADS == tuple(GRADS) and choices.DATASETS == tuple(DATASETS)
+    assert choices.RULES == tuple(RULES) and choices.FD_MODES == MODES and choices.FD_CHEAP == CHEAP
     assert systems() == bench_systems() and systems(False) == bench_systems(False)
 
 

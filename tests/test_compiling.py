@@ -126,7 +126,7 @@ def test_jax_jit_is_called_only_by_the_stated_exceptions():
         if hits:
             found[str(path.relative_to(package))] = len(hits)
     assert found == {"compiling.py": 1, "network.py": 2, "deltas.py": 1, "per_example.py": 1,
-                     "gradcheck.py": 1, "bench.py": 1, "experiments.py": 1}
+                     "bench.py": 1, "experiments.py": 1}
 
 
 PLANTED = """

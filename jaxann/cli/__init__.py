@@ -29,7 +29,7 @@ COMMANDS = {
     "sweep": "train many models (grids of any settings) as one program per shape",
     "tune": "search settings with an Optuna study, many trials per program",
     "plot": "draw one of the lecture's figures",
-    "gradcheck": "backprop vs jax.grad vs finite differences, per layer",
+    "gradcheck": "backprop vs jax.grad vs finite differences, per layer; learning rules against the gradient",
     "bench": "time jaxann's training (and other libraries', from benchmarks/bench.py) side by side",
     "cache": "show or clear the compiled-program store and the data cache",
     "predict": "predict with a saved model from a .npy, .csv or IDX file",

@@ -30,6 +30,28 @@ def float_list(text: str) -> list[float]:
     return values
 
 
+def choice_list(choices, every: str = "all"):
+    """An argument type: 'a,b' -> ["a", "b"], each one of `choices`; `every` -> all of them."""
+    def parse(text: str) -> list[str]:
+        values = list(choices) if text == every else text.split(",")
+        if not values or any(v not in choices for v in values):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {every!r} or a comma-separated list of: "
+                                             + ", ".join(choices))
+        return list(dict.fromkeys(values))
+
+    return parse
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

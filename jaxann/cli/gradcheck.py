@@ -1,19 +1,25 @@
-"""`jaxann gradcheck`: backprop vs jax.grad vs finite differences on a random network."""
+"""`jaxann gradcheck`: backprop vs jax.grad vs finite differences on a random network,
+and each learning rule's update against the gradient."""
 
 from __future__ import annotations
 
 import json
 
-from jaxann.cli.args import int_list
+from jaxann.cli.args import add_compile_cache_flag, choice_list, int_list, positive_float, positive_int
 from jaxann.errors import JaxannError
 
 
 def add_arguments(p):
-    from jaxann.cli.choices import ACTIVATIONS, LOSSES
+    from jaxann.cli.choices import ACTIVATIONS, FD_CHEAP, FD_MODES, LOSSES, RULES
+
+    def fd_modes(text: str):
+        """'auto', 'all', or a comma-separated list of FD_MODES."""
+        return "auto" if text == "auto" else choice_list(FD_MODES)(text)
 
     p.description = ("Compare the explicit backprop with jax.grad and central finite "
         "differences on a random network and batch; exit 1 when any relative error "
-        "exceeds its tolerance.")
+        "exceeds its tolerance. With --grad, also measure learning rules' updates against "
+        "the gradient (angle and norm ratio per array).")
     p.add_argument("--sizes", type=int_list, default=[4, 5, 3],
                    help="layer sizes n_0,...,n_L (default 4,5,3)")
     p.add_argument("--activation", choices=list(ACTIVATIONS), default="relu")
@@ -21,20 +27,29 @@ def add_arguments(p):
     p.add_argument("--alpha", type=float, default=1e-4, help="L2 strength (default 1e-4)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     p.add_argument("--batch", type=int, default=8, help="rows in the random batch (default 8)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="the network, batch, directions, samples and feedback matrices (default 0)")
+    p.add_argument("--fd", type=fd_modes, default="auto",
+                   help=f"finite differences: auto (every entry up to {FD_CHEAP} parameters, else directions "
+                   "and sample), all, or some of entries,directions,sample")
+    p.add_argument("--directions", type=positive_int, default=8,
+                   help="random directions per array for --fd directions (default 8)")
+    p.add_argument("--samples", type=positive_int, default=16,
+                   help="random entries per array for --fd sample (default 16)")
+    p.add_argument("--eps", type=positive_float, default=1e-6, help="finite-difference step (default 1e-6)")
+    p.add_argument("--grad", type=choice_list(RULES), default=["backprop"],
+                   help="learning rules to measure against the gradient: all, or some of "
+                   + ",".join(RULES) + " (default backprop: the check alone)")
+    p.add_argument("--feedback-scale", type=positive_float, default=1.0,
+                   help="feedback alignment rules: scale of the fixed random matrices' entries (default 1)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_compile_cache_flag(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    import jax
-
-    jax.config.update("jax_enable_x64", True)  # finite differences in float64
-    import jax.numpy as jnp
-
-    from jaxann.gradcheck import gradcheck
-    from jaxann.losses import random_targets
-    from jaxann.network import init_mlp
+    from jaxann.compiling import use_program_store
+    from jaxann.gradcheck import gradcheck, random_problem
 
     if len(args.sizes) < 2:
         raise JaxannError(f"--sizes {args.sizes} needs at least two layers (inputs, outputs)")
@@ -42,14 +57,15 @@ def run(args) -> int:
         raise JaxannError(f"--batch {args.batch} must be a positive integer")
     if args.alpha < 0:
         raise JaxannError(f"--alpha {args.alpha} must be >= 0")
-    k_init, k_x, k_y = jax.random.split(jax.random.key(args.seed), 3)
-    params = init_mlp(k_init, args.sizes, dtype=jnp.dtype(args.dtype))
-    x = jax.random.normal(k_x, (args.batch, args.sizes[0]), args.dtype)
-    y = random_targets(k_y, args.loss, args.batch, args.sizes[-1], args.dtype)
-    report = gradcheck(params, x, y, args.activation, args.loss, args.alpha)
+    use_program_store(args.compile_cache)
+    params, x, y = random_problem(args.sizes, args.batch, args.loss, args.dtype, args.seed)
+    report = gradcheck(params, x, y, args.activation, args.loss, args.alpha, fd=args.fd,
+                       directions=args.directions, samples=args.samples, eps=args.eps, rules=args.grad,
+                       feedback_scale=args.feedback_scale, seed=args.seed)
     if args.json:
-        config = {k: getattr(args, k) for k in ("sizes", "activation", "loss", "alpha",
-                                                  "dtype", "batch", "seed")}
+        config = {k: getattr(args, k) for k in ("sizes", "activation", "loss", "alpha", "dtype", "batch",
+                                                  "seed", "fd", "directions", "samples", "eps", "grad",
+                                                  "feedback_scale")}
         print(json.dumps({"config": config} | report.to_dict(), indent=2))
     else:
         print(
@@ -59,5 +75,3 @@ def run(args) -> int:
         )
         print(report.table())
     return 0 if report.ok else 1
-
-
