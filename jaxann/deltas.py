@@ -226,7 +226,7 @@ def _backprop(params, x, t, activation, loss, alpha, rule, feedback):
 def backprop(params, x, y, activation: str = "relu", loss: str = "cross_entropy", alpha=0.0,
              rule: str = "backprop", feedback=()):
     """dC/dtheta by the explicit delta recursion, for the cost of `jaxann.loss`; with
-    another `rule` (and its `feedback` matrices), that rule's update direction.
+    another `rule` (and its `feedback`, `feedback_matrices`), that rule's update direction.
 
     x: (m, n_0) (or one example (n_0,)); y: integer labels (m,) or targets (m, n_L).
     Returns a tuple of {"W": (n_{l-1}, n_l), "b": (n_l,)}, like params.
