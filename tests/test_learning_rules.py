@@ -183,16 +183,18 @@ def numpy_magnitudes(shape, a, b, bound):
 
 def test_batchwise_magnitudes_are_their_formula_uniform_and_fresh_each_batch():
     sizes = [3, 300, 200, 10]
-    params = jaxann.init_mlp(jax.random.key(0), sizes)
+    # the draw reads only the weights' shapes and dtype: zeros on the host compile nothing
+    params = tuple({"W": np.zeros((a, b), np.float32)} for a, b in zip(sizes[:-1], sizes[1:]))
     bounds = feedback_matrices(sizes, "sign_symmetry_brm", seed=7)
     key, count = feedback_stream("sign_symmetry_brm", seed=7)
     assert key.dtype == np.uint32 and key.shape == (2,) and count == 0
     assert not np.array_equal(key, feedback_stream("sign_symmetry_brm", seed=8)[0])
-    first = batch_magnitudes(params, bounds, (key, count))
-    again = batch_magnitudes(params, bounds, (key, np.uint32(0)))
-    second = batch_magnitudes(params, bounds, (key, np.uint32(1)))
-    words = jax.random.bits(jax.random.fold_in(jax.random.wrap_key_data(key, impl="threefry2x32"), 0), (2, 2),
-                            jnp.uint32)
+    draw = jax.jit(batch_magnitudes)  # one program for the three draws (eagerly, each operation compiles)
+    first = draw(params, bounds, (key, count))
+    again = draw(params, bounds, (key, np.uint32(0)))
+    second = draw(params, bounds, (key, np.uint32(1)))
+    words = jax.jit(lambda key: jax.random.bits(
+        jax.random.fold_in(jax.random.wrap_key_data(key, impl="threefry2x32"), 0), (2, 2), jnp.uint32))(key)
     for M, M2, M_next, bound, (a, b) in zip(first, again, second, bounds, np.asarray(words)):
         # the same integer operations and float32 products in NumPy: bit for bit
         np.testing.assert_array_equal(M, numpy_magnitudes(M.shape, a, b, bound))
