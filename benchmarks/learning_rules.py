@@ -13,10 +13,11 @@ from the seed's own stream) with the same settings: SGD, lr `--lr` (0.05), momen
 pixels / 255, the 60,000 training images (no validation split). Prints one row per
 network and rule: the test accuracy and error in percent, the angle of each hidden
 layer's update to the true gradient in the last epoch (degrees, mean over its batches;
-backprop's is 0 and not measured; `--no-angles` skips them, which halves a rule's time),
+backprop's is 0 and not measured; `--no-angles` skips them and the true gradient they need),
 and the seconds per epoch (the rules but BP also compute the true gradient, for the
-angle, so their seconds are not their cost: `jaxann bench` measures that). `--json` also writes every figure, each epoch's loss and angles,
-the device, versions and date. Nothing here asserts a figure.
+angle, so their seconds are not their cost: `jaxann bench` measures that). `--json` also
+writes every figure, each epoch's loss and angles, the device, versions and date.
+Nothing here asserts a figure.
 """
 
 import argparse
@@ -61,7 +62,8 @@ def main(argv=None) -> int:
         for short in args.rules.split(","):
             rule = RULES[short]
             config = TrainConfig(hidden=NETWORKS[name], activation=args.activation, lr=args.lr, batch_size=100,
-                                 alpha=0.0, epochs=args.epochs, seed=0, grad=rule, alignment=rule != "backprop" and not args.no_angles,
+                                 alpha=0.0, epochs=args.epochs, seed=0, grad=rule,
+                                 alignment=rule != "backprop" and not args.no_angles,
                                  tol=0.0, n_iter_no_change=args.epochs + 1)
             t0 = time.perf_counter()
             result = fit(config, mnist.raw_train, mnist.y_train, n_out=10, x_divisor=mnist.x_divisor)
