@@ -69,9 +69,9 @@ class TrainConfig:
         the validation score (not above best + tol), and the best parameters are kept.
     grad: the update direction: "autodiff" (jax.grad), "backprop" (the lecture's recursion),
         or a learning rule that sends the error back through other matrices
-        ("feedback_alignment", "direct_feedback_alignment", "sign_symmetry";
-        `jaxann.deltas`), whose fixed random matrices are drawn from the seed with
-        entries scaled by feedback_scale.
+        ("feedback_alignment", "direct_feedback_alignment", "sign_symmetry",
+        "sign_symmetry_frm", "sign_symmetry_brm"; `jaxann.deltas`), whose feedback (random
+        matrices drawn from the seed, or the sign rules' magnitudes) is scaled by feedback_scale.
     alignment: record, per epoch, each layer's angle in degrees between the update of
         `grad` and the true gradient (autodiff) on the same batches (History.alignment).
     optimizer "lbfgs": full-batch L-BFGS (`jaxann.lbfgs`), scikit-learn's solver='lbfgs':

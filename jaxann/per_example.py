@@ -44,8 +44,9 @@ def _per_example(params, x, t, activation, loss, grad, feedback):
 def per_example_grads(params, x, y, activation: str = "relu", loss: str = "cross_entropy",
                       grad: str = "autodiff", feedback=()):
     """For rows x (m, n_0) and labels (m,) / targets (m, n_L): each example's gradient (for
-    a learning rule other than backprop, its update direction; feedback: the rule's fixed
-    matrices, `jaxann.deltas.feedback_matrices`).
+    a learning rule other than backprop, its update direction; feedback: the rule's
+    feedback, `jaxann.deltas.feedback_matrices`, for sign_symmetry_brm one batch's
+    magnitudes, `jaxann.deltas.batch_magnitudes`).
 
     Returns params' tree with a leading axis m (see the module docstring); no L2 term.
     """

@@ -32,7 +32,7 @@ import numpy as np
 import optax
 
 from jaxann import compiling, optimizers
-from jaxann.deltas import autodiff, feedback_matrices, value_and_gradient
+from jaxann.deltas import autodiff, batch_magnitudes, feedback_matrices, feedback_stream, next_draw, value_and_gradient
 from jaxann.config import TrainConfig
 from jaxann.losses import reported_cost
 from jaxann.network import init_mlp, layer_sizes, objective
@@ -45,7 +45,9 @@ class TrainState(NamedTuple):
     params: tuple
     opt_state: optax.OptState
     alpha: jax.Array
-    feedback: tuple = ()  # the learning rule's fixed matrices (`backprop.feedback_matrices`), never trained
+    feedback: tuple = ()  # the learning rule's fixed feedback (`deltas.feedback_matrices`), never trained
+    # a rule that draws its feedback every batch (sign_symmetry_brm): (key, steps taken), `deltas.feedback_stream`
+    stream: tuple = ()
 
 
 class Metrics(NamedTuple):
@@ -111,7 +113,8 @@ def initial_state(config: TrainConfig, sizes, params=None) -> TrainState:
     shapes = _zero_optimizer_state(config.optimizer, config.nesterov, config.dtype, tuple(layer_sizes(params)))
     zeros = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), shapes)
     hyper = {name: np.asarray(value, dtype) for name, value in hyperparameters(config).items()}
-    return TrainState(params, zeros._replace(hyperparams=hyper), np.asarray(config.alpha, dtype), feedback)
+    return TrainState(params, zeros._replace(hyperparams=hyper), np.asarray(config.alpha, dtype), feedback,
+                      feedback_stream(config.grad, config.seed))
 
 
 def initial_states(configs: list, sizes) -> TrainState:
@@ -173,14 +176,19 @@ def angles(g, g_true) -> jax.Array:
 def make_step(optimizer: optax.GradientTransformation, config: TrainConfig) -> Callable:
     """One gradient-descent step: (TrainState, (x, t, sample_weight)) -> (TrainState, Metrics).
     With config.alignment, the step also takes the true gradient (autodiff) of the same
-    batch and measures each layer's angle to the update."""
+    batch and measures each layer's angle to the update. A rule with a feedback stream
+    (sign_symmetry_brm) draws this batch's magnitudes from it and advances it."""
     value_and_grad = value_and_gradient(config.grad)
     activation, loss = config.activation, config.loss
 
     def step(state: TrainState, batch):
         x, t, sample_weight = batch
+        feedback = state.feedback
+        if state.stream:
+            feedback = batch_magnitudes(state.params, state.feedback, state.stream)
+            state = state._replace(stream=next_draw(state.stream))
         (C, a_L), g = value_and_grad(state.params, x, t, sample_weight, activation, loss, state.alpha,
-                                     feedback=state.feedback)
+                                     feedback=feedback)
         C = reported_cost(C, state.params, a_L, t, sample_weight, loss, state.alpha)
         updates, opt_state = optimizer.update(g, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
@@ -221,7 +229,7 @@ def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callab
         real = jnp.concatenate([jnp.ones(n, dtype), jnp.zeros(pad, dtype)]).reshape(n_batches, rows)
 
         # the fixed feedback matrices are loop invariants, closed over rather than carried
-        # (a carried array is copied from step to step)
+        # (a carried array is copied from step to step); a feedback stream is carried
         feedback = state.feedback
 
         def body(state, batch):

@@ -41,8 +41,9 @@ def assert_same_run(a, b):
 
 @pytest.mark.parametrize("extra", [[], ["--optimizer", "adam", "--lr", "0.01"],
                                    ["--validation-fraction", "0.2", "--lr-schedule", "invscaling"],
-                                   ["--grad", "feedback_alignment", "--hidden", "20,10", "--alignment"]],
-                         ids=["sgd", "adam", "validation-invscaling", "feedback-alignment"])
+                                   ["--grad", "feedback_alignment", "--hidden", "20,10", "--alignment"],
+                                   ["--grad", "sign_symmetry_brm", "--hidden", "20,10"]],
+                         ids=["sgd", "adam", "validation-invscaling", "feedback-alignment", "sign-symmetry-brm"])
 def test_resumed_run_equals_the_uninterrupted_one(tmp_path, extra):
     assert train(tmp_path / "whole", "--epochs", "6", *extra) == 0
     assert train(tmp_path / "parts", "--epochs", "2", *extra) == 0

@@ -132,8 +132,8 @@ def add_network_flags(p, sweep: bool = False, tune: bool = False):
         p.add_argument("--batch-size", type=batch_size, default=d.batch_size,
                        help="rows per batch: 1 = online, 'full' = full batch (default 200)")
         p.add_argument("--feedback-scale", type=float, default=d.feedback_scale,
-                       help="feedback alignment rules: scale of the fixed random matrices' entries "
-                       "(default 1: the Glorot bound of each matrix's shape)")
+                       help="learning rules: scale of the feedback's entries (default 1: the Glorot "
+                       "bound of each matrix's shape; its standard deviation for sign_symmetry)")
     p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=d.lr_schedule,
                    help="sgd only, as scikit-learn's learning_rate (default constant)")
     p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov,
@@ -143,7 +143,8 @@ def add_network_flags(p, sweep: bool = False, tune: bool = False):
                                                   f"default {LBFGS_MAX_ITER} (scikit-learn's max_iter)"))
     p.add_argument("--grad", choices=GRADS, default=d.grad,
                    help="gradient source or learning rule (default autodiff; feedback_alignment, "
-                   "direct_feedback_alignment and sign_symmetry send the error back through other matrices)")
+                   "direct_feedback_alignment and the sign_symmetry rules send the error back through other "
+                   "matrices)")
     p.add_argument("--alignment", action="store_true",
                    help="record each layer's angle between the update and the true gradient per epoch")
     p.add_argument("--metrics", help="write the metrics as JSON to this file")

@@ -200,7 +200,7 @@ class _BaseMLP(BaseEstimator):
             seed=self._feedback_seed())
 
     def _feedback_seed(self) -> int:
-        """The seed of a feedback-alignment rule's fixed matrices (their own stream): an int
+        """The seed of a learning rule's random feedback (its own stream): an int
         random_state itself; a RandomState's first state word (read, not drawn, so the
         weights' and batch order's stream is undisturbed); for None, NumPy's global stream,
         as scikit-learn uses it (drawn only for those rules)."""
