@@ -8,7 +8,8 @@ a test instead of being silently missing."""
 
 ACTIVATIONS = ("step", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "identity")
 LOSSES = ("cross_entropy", "mse", "binary_cross_entropy", "squared_error", "poisson")
-GRADS = ("autodiff", "backprop", "feedback_alignment", "direct_feedback_alignment", "sign_symmetry")
+GRADS = ("autodiff", "backprop", "feedback_alignment", "direct_feedback_alignment", "sign_symmetry",
+         "sign_symmetry_frm", "sign_symmetry_brm")
 RULES = GRADS[1:]  # every source but autodiff: backprop and the learning rules
 DATASETS = ("digits", "mnist", "fashion-mnist")
 FD_MODES = ("entries", "directions", "sample")  # gradcheck's finite-difference modes
