@@ -58,7 +58,7 @@ import numpy as np
 
 from jaxann import compiling, network
 from jaxann.activations import get_activation
-from jaxann.deltas import RULES, feedback_matrices, value_and_backprop
+from jaxann.deltas import RULES, batch_magnitudes, feedback_matrices, feedback_stream, value_and_backprop
 from jaxann.errors import JaxannError
 from jaxann.inputs import check_rows
 from jaxann.losses import as_targets, get_loss
@@ -156,6 +156,10 @@ def _measure(activation, loss, rules, params, x, t, alpha, eps, feedback, direct
     array, then r at the indices)."""
     ones = jnp.ones(x.shape[0], x.dtype)
     g_ad = jax.grad(lambda p: network.objective(p, x, t, ones, activation, loss, alpha)[0])(params)
+    feedback = dict(feedback)
+    if "sign_symmetry_brm" in feedback:  # the magnitudes of a training run's first batch
+        bounds, stream = feedback["sign_symmetry_brm"]
+        feedback["sign_symmetry_brm"] = batch_magnitudes(params, bounds, stream)
     updates = {rule: value_and_backprop(params, x, t, ones, activation, loss, alpha, rule,
                                         feedback.get(rule, ()))[1] for rule in rules}
     # finite differences: every number in float64
@@ -358,6 +362,8 @@ def gradcheck(params, x, y, activation: str = "relu", loss: str = "cross_entropy
     indices = np.concatenate([p + o for p, o in zip(picks, offsets)] + [e + o for e, o in zip(every, offsets)])
     feedback = {r: feedback_matrices(sizes, r, seed, feedback_scale, dtype) for r in rules}
     feedback = {r: m for r, m in feedback.items() if m}
+    if "sign_symmetry_brm" in feedback:  # its bounds, and the stream its batches draw from
+        feedback["sign_symmetry_brm"] = (feedback["sign_symmetry_brm"], feedback_stream("sign_symmetry_brm", seed))
 
     static = (activation, loss, rules)
     with jax.enable_x64(True):

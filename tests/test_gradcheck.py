@@ -9,7 +9,7 @@ import pytest
 
 import jaxann
 from jaxann.cli import main
-from jaxann.deltas import RULES, feedback_matrices
+from jaxann.deltas import RULES, batch_magnitudes, feedback_matrices, feedback_stream
 from jaxann.errors import JaxannError
 from jaxann.gradcheck import CHEAP, MODES, angle_and_ratio, fd_modes, gradcheck, random_problem
 
@@ -169,10 +169,13 @@ def test_the_rules_are_measured_against_the_true_gradient(sigmoid_check, x64):
     assert report.rules == RULES
     p, x, y = jax.tree.map(jnp.asarray, (params, x, y))
     g_ad = jax.tree.leaves(jax.grad(jaxann.loss)(p, x, y, "sigmoid", alpha=ALPHA))
-    # the same update as training's, from the same seed's feedback matrices (the rules that have any)
-    for rule in ("feedback_alignment", "direct_feedback_alignment"):
-        u = jax.tree.leaves(jaxann.backprop(p, x, y, "sigmoid", alpha=ALPHA, rule=rule,
-                                            feedback=feedback_matrices([4, 6, 5, 3], rule, 3, 1.0, np.float64)))
+    # the same update as training's, from the same seed's feedback (sign_symmetry_brm: the
+    # magnitudes a run with this seed draws for its first batch)
+    for rule in [r for r in RULES if r != "backprop"]:
+        feedback = feedback_matrices([4, 6, 5, 3], rule, 3, 1.0, np.float64)
+        if rule == "sign_symmetry_brm":
+            feedback = batch_magnitudes(p, feedback, feedback_stream(rule, 3))
+        u = jax.tree.leaves(jaxann.backprop(p, x, y, "sigmoid", alpha=ALPHA, rule=rule, feedback=feedback))
         for row, a, b in zip(report.rows, u, g_ad):
             angle, ratio = angle_and_ratio(a, b)
             assert row.rules[rule]["angle"] == pytest.approx(angle, abs=1e-9)
