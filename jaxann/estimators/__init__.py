@@ -30,7 +30,9 @@ rounding. Without x64, float64 inputs are trained in float32.
 
 Differences, on purpose: loss='poisson' refuses negative targets (scikit-learn 1.9 takes
 them and reports NaN losses); a loss that turns NaN under early stopping ends the fit at
-once (scikit-learn runs on to max_iter; both keep the best weights); the regressor hides
+once (scikit-learn runs on to max_iter; both keep the best weights); an epoch whose
+validation outputs are infinite or NaN scores float('nan') for both estimators (as
+scikit-learn's regressor; its classifier scores the argmax of such outputs); the regressor hides
 partial_fit for solver='lbfgs' as the classifier does; with early stopping, a warm-started
 fit in which no epoch beats the best validation score hands back the best weights, where
 scikit-learn hands back the last (its restored best weights alias the arrays it goes on

@@ -97,7 +97,7 @@ class _BaseMLP(BaseEstimator):
     # _validate_input(X, y, incremental, reset) -> X, y (2-D float targets)
     # _out_activation() -> "softmax" | "logistic" | "identity";  _loss_name() -> jaxann loss
     # _labels(t) -> held-out targets as the score compares them; _validation_link() -> a^L's link
-    # for the score; _score_outputs(a, y, sample_weight) -> the early-stopping score of outputs a
+    # for the score; _score_finite(a, y, sample_weight) -> the early-stopping score of finite outputs a
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -305,6 +305,15 @@ class _BaseMLP(BaseEstimator):
         """The early-stopping score of params on held-out rows X, y."""
         a = outputs(params, X, ACTIVATION_NAMES[self.activation], link=self._validation_link())
         return self._score_outputs(a, y, sample_weight)
+
+    def _score_outputs(self, a, y, sample_weight=None) -> float:
+        """The early-stopping score of outputs a (n, n_outputs) against y: NaN when some
+        output is infinite or NaN (a diverging fit), as scikit-learn records it (a Python
+        float; the stopping rule then counts the epoch as neither better nor worse), else
+        the subclass's score (`_score_finite`)."""
+        if not np.isfinite(a).all():
+            return float("nan")
+        return self._score_finite(a, y, sample_weight)
 
     def _finish(self, plan: "Plan", result):
         """The fitted attributes from a training result, and scikit-learn's messages."""

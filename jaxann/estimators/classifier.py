@@ -35,8 +35,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _labels(self, t):
         return self._label_binarizer.inverse_transform(t)
 
-    def _score_outputs(self, a_L, y, sample_weight=None):
-        """Accuracy of a^L's classes against labels y, as `accuracy_score` computes it (the
+    def _score_finite(self, a_L, y, sample_weight=None):
+        """Accuracy of finite a^L's classes against labels y, as `accuracy_score` computes it (the
         weighted share of rows right; a multilabel row is right when all its labels are),
         without its input checks, which cost more than the score (a search scores every
         model every epoch)."""
