@@ -5,6 +5,7 @@ one `Progress` that later fits and partial_fit continue from."""
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
@@ -21,7 +22,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from jaxann.deltas import FEEDBACK_RULES
 from jaxann.config import GRADS, TrainConfig
 from jaxann.inputs import validation_rows
-from jaxann.loop import History, Validation, fit, iteration_line, start
+from jaxann.loop import History, Progress, Validation, fit, iteration_line, start
 from jaxann.network import init_mlp_from_random_state
 from jaxann.predict import outputs
 from jaxann.rules import Stopping
@@ -227,7 +228,7 @@ class _BaseMLP(BaseEstimator):
         optimizer state too for partial_fit (fit, warm or not, starts a new optimizer, as
         scikit-learn does), and the stopping rule's memory of earlier fits."""
         before = self._progress
-        if incremental and before is not None:
+        if incremental and before is not None and before.state is not None:
             progress = replace(before, state=before.state._replace(params=self._params))
         else:
             progress = start(config, self._params, before.samples_seen if before else 0)
@@ -413,6 +414,73 @@ class _BaseMLP(BaseEstimator):
         estimator.n_iter_, estimator._progress = 0, None
         estimator._set_weights(model.params, np.asarray(model.params[0]["W"]).dtype)
         return estimator
+
+    # the fitted attributes scikit-learn's estimator has, besides the weights, as they are
+    _SKLEARN_FITTED = ("n_features_in_", "feature_names_in_", "n_outputs_", "n_layers_", "out_activation_",
+                       "n_iter_", "loss_", "classes_", "_label_binarizer")
+
+    def to_sklearn(self):
+        """A fitted `sklearn.neural_network` MLPClassifier / MLPRegressor with this one's
+        parameters and weights (copies, in their dtype): its predict and predict_proba
+        equal this estimator's to float rounding, and scikit-learn's own tools (pickling,
+        ONNX converters) take it from there; the stochastic solvers' record (loss_curve_,
+        validation_scores_, best_loss_, best_validation_score_, t_) comes along.
+        grad is jaxann's alone: a model trained by another rule predicts as any other, and
+        a warm-started fit in scikit-learn continues by backpropagation. (A `jaxann.model.
+        Model` whose activation or loss scikit-learn lacks is refused by `from_model`
+        before it gets here.)"""
+        from sklearn import neural_network
+
+        check_is_fitted(self)
+        params = {k: v for k, v in self.get_params(deep=False).items() if k not in ("grad", "class_weight")}
+        theirs = getattr(neural_network, type(self).__name__)(**params)
+        theirs.coefs_ = [np.array(W) for W in self.coefs_]
+        theirs.intercepts_ = [np.array(b) for b in self.intercepts_]
+        for name in self._SKLEARN_FITTED:
+            if name in vars(self):
+                setattr(theirs, name, copy.deepcopy(getattr(self, name)))
+        if "loss_curve_" in vars(self):  # a stochastic solver's: the stopping rule's record
+            theirs.loss_curve_ = list(self.loss_curve_)
+            theirs.validation_scores_ = None if self.validation_scores_ is None else list(self.validation_scores_)
+            theirs.best_loss_, theirs.best_validation_score_ = self.best_loss_, self.best_validation_score_
+            theirs.t_ = self.t_
+            theirs._no_improvement_count = self._progress.stopping.no_improvement if self._progress else 0
+        return theirs
+
+    @classmethod
+    def from_sklearn(cls, model, **params):
+        """A jaxann estimator started from a fitted scikit-learn MLPClassifier /
+        MLPRegressor: its parameters (params override them; warm_start=True unless given,
+        so fit continues from its weights), its weights (copies) and fitted attributes, and
+        its stopping rule's memory (best loss or validation score, the no-improvement
+        count, samples seen), so that a fit continues as scikit-learn's warm-started fit
+        would. The optimizer starts afresh (as every fit's does; partial_fit too, where
+        scikit-learn's would keep its momentum or Adam moments). TypeError for another
+        kind of model."""
+        from sklearn import neural_network
+
+        expected = getattr(neural_network, cls.__name__)
+        if not isinstance(model, expected):
+            raise TypeError(f"{cls.__name__}.from_sklearn takes a fitted sklearn.neural_network.{cls.__name__}, "
+                            f"not {type(model).__name__}")
+        check_is_fitted(model)
+        ours = cls(**{**model.get_params(deep=False), "warm_start": True, **params})
+        ours.coefs_ = [np.array(W) for W in model.coefs_]
+        ours.intercepts_ = [np.array(b) for b in model.intercepts_]
+        for name in cls._SKLEARN_FITTED:
+            if name in vars(model):
+                setattr(ours, name, copy.deepcopy(getattr(model, name)))
+        ours._progress = None
+        if hasattr(model, "loss_curve_"):
+            ours.loss_curve_ = list(model.loss_curve_)
+            ours.validation_scores_ = None if model.validation_scores_ is None else list(model.validation_scores_)
+            best_loss, best_score = model.best_loss_, model.best_validation_score_
+            stopping = Stopping(best_loss=np.inf if best_loss is None else float(best_loss),
+                                best_score=-np.inf if best_score is None else float(best_score),
+                                no_improvement=int(getattr(model, "_no_improvement_count", 0)))
+            # no optimizer state (None): a fit or partial_fit starts a new optimizer
+            ours._progress = Progress(0, None, History(), int(model.t_), stopping)
+        return ours
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
