@@ -26,7 +26,7 @@ import numpy as np
 
 from jaxann.config import TrainConfig
 from jaxann.errors import JaxannError
-from jaxann.inputs import check_data, check_sample_weight, split_validation, stratify_labels
+from jaxann.inputs import check_data, check_sample_weight, class_weighted, split_validation, stratify_labels
 from jaxann.losses import as_targets
 from jaxann.network import layer_sizes
 from jaxann import compiling
@@ -445,7 +445,8 @@ def _fit_lbfgs(config: TrainConfig, inputs: _Inputs, resume: Progress, callback)
 def _checked(config, x, y, n_out, sample_weight, validation, x_divisor):
     """fit's inputs checked, and the validation set held out when config asks for one."""
     x, y, n_out = check_data(x, y, n_out)
-    sample_weight = check_sample_weight(sample_weight, x.shape[0])
+    # class weights multiply the rows' weights before any validation share is held out
+    sample_weight = class_weighted(check_sample_weight(sample_weight, x.shape[0]), config.class_weight, y)
     if isinstance(validation, tuple):
         validation = Validation(*validation)
     if validation is None and config.validation_fraction > 0:

@@ -258,6 +258,7 @@ class _BaseMLP(BaseEstimator):
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
+        sample_weight = self._class_weighted(y, sample_weight, incremental)
         if hasattr(X, "toarray"):  # sparse input: jaxann trains on dense arrays
             X = X.toarray()
         y = y.reshape(-1, 1) if y.ndim == 1 else y
@@ -294,6 +295,10 @@ class _BaseMLP(BaseEstimator):
         result = fit(plan.config, x, t.astype(plan.config.dtype), sample_weight=w, validation=validation,
                      resume=plan.resume, order=plan.order, callback=self._log)
         return self._finish(plan, result)
+
+    def _class_weighted(self, t, sample_weight, incremental):
+        """The rows' weights with their class weights (the classifier's class_weight)."""
+        return sample_weight
 
     def _labels(self, t):
         """The held-out targets in the form the validation score compares predictions with."""

@@ -73,8 +73,10 @@ def fit_together(requests: list) -> list:
     for i, plan in plans.items():
         groups.setdefault(_program_key(plan), []).append(i)
     for indices in groups.values():
-        # requests given the same arrays share one copy of their rows on the device
-        sources = [tuple(map(id, requests[i][1:])) for i in indices]
+        # requests given the same arrays (and class weights, which make the rows' weights) share
+        # one copy of their rows on the device
+        sources = [(*map(id, requests[i][1:]), repr(getattr(requests[i][0], "class_weight", None)))
+                   for i in indices]
         _train([outcomes[i] for i in indices], [plans[i] for i in indices], sources)
     return outcomes
 
