@@ -380,8 +380,8 @@ def _train(group: Group, x, y, n_out, sample_weight, x_divisor, devices, after_r
     score = None
     if group.val_rows is not None:
         scorer = _scorer(group, x, y, sample_weight, x_divisor, put)
-        score = lambda params: scorer(params, group.val_rows, models=True, feed=placement.feed,  # noqa: E731
-                                      gather=placement.gather)
+        score = lambda params: scorer.measures(params, group.val_rows, models=True,  # noqa: E731
+                                               feed=placement.feed, gather=placement.gather)
     rounds = Round(data, n_train, y.ndim == 1, orders, score, ahead=True)
     best = None if group.best is None else placement.stack(group.best)
     group.state, group.best = run_epochs(config, records, placement.stack(group.state), best,

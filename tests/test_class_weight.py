@@ -65,6 +65,8 @@ def test_batched_fits_with_class_weights_equal_fits_alone(data, x64):
         assert outcome.error is None
         np.testing.assert_allclose(outcome.estimator.loss_curve_, alone.loss_curve_, rtol=1e-12)
         np.testing.assert_allclose(outcome.estimator.validation_scores_, alone.validation_scores_, rtol=1e-12)
+        np.testing.assert_allclose(outcome.estimator.validation_loss_curve_, alone.validation_loss_curve_,
+                                   rtol=1e-12)
 
 
 def test_balanced_is_refused_in_partial_fit_as_sgdclassifier_refuses_it(data):
@@ -82,9 +84,11 @@ def test_train_config_and_sweeps_weigh_rows_by_class(data, class_weight, x64):
     hand = fit(replace(config, class_weight=None), X, y, sample_weight=w * by_hand(y, class_weight))
     assert ours.history.loss == hand.history.loss
     assert ours.history.validation_score == hand.history.validation_score
+    assert ours.history.validation_loss == hand.history.validation_loss
     # a sweep's member with these class weights equals the fit alone (beside one without)
     sweep = fit_many([replace(config, class_weight=None), config], X, y, sample_weight=w)
     np.testing.assert_allclose(sweep.histories[1].loss, ours.history.loss, rtol=1e-12)
+    np.testing.assert_allclose(sweep.histories[1].validation_loss, ours.history.validation_loss, rtol=1e-12)
     assert sweep.histories[0].loss != ours.history.loss
     # the setting survives JSON (metrics, checkpoints: labels become strings there)
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config

@@ -24,7 +24,7 @@ from jaxann.config import GRADS, TrainConfig
 from jaxann.inputs import validation_rows
 from jaxann.loop import History, Progress, Validation, fit, iteration_line, start
 from jaxann.network import init_mlp_from_random_state
-from jaxann.predict import outputs
+from jaxann.predict import outputs, validation_outputs
 from jaxann.rules import Stopping
 
 # scikit-learn's error for weights that turned infinite or NaN
@@ -181,6 +181,7 @@ class _BaseMLP(BaseEstimator):
         if self.solver != "lbfgs":  # the stochastic solvers' record (scikit-learn's attributes)
             self.loss_curve_ = []
             self.validation_scores_ = [] if self.early_stopping else None
+            self.validation_loss_curve_ = [] if self.early_stopping else None
 
     def _config(self, hidden, n_samples: int, epochs: int, dtype: str) -> TrainConfig:
         """jaxann's settings for scikit-learn's parameters."""
@@ -239,6 +240,7 @@ class _BaseMLP(BaseEstimator):
         if (self.validation_scores_ is None) == self.early_stopping:
             # a warm start that turns early stopping on or off: the rule starts afresh in its new form
             self.validation_scores_ = [] if self.early_stopping else None
+            self.validation_loss_curve_ = [] if self.early_stopping else None
             progress = replace(progress, stopping=Stopping())
         return progress
 
@@ -291,7 +293,12 @@ class _BaseMLP(BaseEstimator):
         validation = None
         if plan.val is not None:
             x_val, t_val, w_val = plan.held_out()
-            validation = Validation(x_val, self._labels(t_val), w_val, self._validation_score)
+            dtype = plan.config.dtype
+
+            def score(params, x, y, w):
+                return self._validation_score(params, x, y, t_val.astype(dtype), w)
+
+            validation = Validation(np.asarray(x_val, dtype), self._labels(t_val), w_val, score)
         result = fit(plan.config, x, t.astype(plan.config.dtype), sample_weight=w, validation=validation,
                      resume=plan.resume, order=plan.order, callback=self._log)
         return self._finish(plan, result)
@@ -307,10 +314,15 @@ class _BaseMLP(BaseEstimator):
     def _validation_link(self):
         return "identity"
 
-    def _validation_score(self, params, X, y, sample_weight=None):
-        """The early-stopping score of params on held-out rows X, y."""
-        a = outputs(params, X, ACTIVATION_NAMES[self.activation], link=self._validation_link())
-        return self._score_outputs(a, y, sample_weight)
+    def _validation_score(self, params, X, y, t, sample_weight=None):
+        """(the early-stopping score, the validation loss) of params on held-out rows X,
+        labels y (as the score compares them), target rows t: one compiled call gives the
+        outputs and the loss (`jaxann.predict.validation_outputs`; the loss is loss_curve_'s
+        per-row formula, weighted by sample_weight, without the L2 term)."""
+        w = None if sample_weight is None else np.asarray(sample_weight, X.dtype)
+        a, loss = validation_outputs(params, X, t, w, ACTIVATION_NAMES[self.activation], self._validation_link(),
+                                     self._loss_name())
+        return self._score_outputs(a, y, sample_weight), loss
 
     def _score_outputs(self, a, y, sample_weight=None) -> float:
         """The early-stopping score of outputs a (n, n_outputs) against y: NaN when some
@@ -367,6 +379,9 @@ class _BaseMLP(BaseEstimator):
         self.loss_ = history.loss[-1]
         if self.validation_scores_ is not None:
             self.validation_scores_ = list(self.validation_scores_) + history.validation_score
+            # (an estimator pickled before jaxann recorded validation losses has none)
+            self.validation_loss_curve_ = list(getattr(self, "validation_loss_curve_", None) or []) + \
+                history.validation_loss
 
     def to_model(self):
         """This fitted estimator as a `jaxann.model.Model` (inputs: its features), which
@@ -479,6 +494,9 @@ class _BaseMLP(BaseEstimator):
         if hasattr(model, "loss_curve_"):
             ours.loss_curve_ = list(model.loss_curve_)
             ours.validation_scores_ = None if model.validation_scores_ is None else list(model.validation_scores_)
+            # scikit-learn records no validation loss: NaN for its epochs
+            ours.validation_loss_curve_ = None if model.validation_scores_ is None else \
+                [float("nan")] * len(model.validation_scores_)
             best_loss, best_score = model.best_loss_, model.best_validation_score_
             stopping = Stopping(best_loss=np.inf if best_loss is None else float(best_loss),
                                 best_score=-np.inf if best_score is None else float(best_score),
