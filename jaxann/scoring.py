@@ -102,7 +102,8 @@ class Scorer:
                 return (total + jnp.sum(w[:, None] * (target[i] - pred) ** 2, axis=0), loss_total), None
 
             zero = jnp.zeros((), dtype) if labels else jnp.zeros(target.shape[1], dtype)
-            return jax.lax.scan(step, (zero, jnp.zeros((), dtype)), (idx.reshape(-1, chunk), real.reshape(-1, chunk)))[0]
+            parts = (idx.reshape(-1, chunk), real.reshape(-1, chunk))
+            return jax.lax.scan(step, (zero, jnp.zeros((), dtype)), parts)[0]
 
         if not models:
             return model_sums

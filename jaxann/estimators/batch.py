@@ -199,8 +199,9 @@ def _validation_scores(estimators, plans, data, rows, placement):
     def score(params):
         a, losses = validation_outputs(params, x, t, weights, activation, link, loss, rows=val_rows,
                                        gather=placement.gather)
-        return ([est._score_outputs(a[k], y_val, w_val) for k, (est, (y_val, w_val)) in enumerate(zip(estimators, held))],
-                [float(v) for v in losses])
+        scores = [est._score_outputs(a[k], y_val, w_val) for k, (est, (y_val, w_val))
+                  in enumerate(zip(estimators, held))]
+        return scores, [float(v) for v in losses]
 
     return score
 
