@@ -326,9 +326,10 @@ class _BaseMLP(BaseEstimator):
 
     def _score_outputs(self, a, y, sample_weight=None) -> float:
         """The early-stopping score of outputs a (n, n_outputs) against y: NaN when some
-        output is infinite or NaN (a diverging fit), as scikit-learn records it (a Python
-        float; the stopping rule then counts the epoch as neither better nor worse), else
-        the subclass's score (`_score_finite`)."""
+        output is infinite or NaN (a diverging fit), as scikit-learn's regressor records it
+        (a Python float; the stopping rule, as scikit-learn's, never takes it for the best
+        and restarts its no-improvement count, NaN comparing False), else the subclass's
+        score (`_score_finite`)."""
         if not np.isfinite(a).all():
             return float("nan")
         return self._score_finite(a, y, sample_weight)
@@ -445,8 +446,9 @@ class _BaseMLP(BaseEstimator):
         equal this estimator's to float rounding, and scikit-learn's own tools (pickling,
         ONNX converters) take it from there; the stochastic solvers' record (loss_curve_,
         validation_scores_, best_loss_, best_validation_score_, t_) comes along.
-        grad is jaxann's alone: a model trained by another rule predicts as any other, and
-        a warm-started fit in scikit-learn continues by backpropagation. (A `jaxann.model.
+        grad and class_weight are jaxann's alone: a model trained by another rule predicts
+        as any other, and a warm-started fit in scikit-learn continues by backpropagation,
+        its rows unweighted by class. (A `jaxann.model.
         Model` whose activation or loss scikit-learn lacks is refused by `from_model`
         before it gets here.)"""
         from sklearn import neural_network
