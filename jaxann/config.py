@@ -46,6 +46,22 @@ def __getattr__(name):
     raise AttributeError(f"module 'jaxann.config' has no attribute {name!r}")
 
 
+def parse_class_weight(text: str):
+    """A class_weight from its text form (the command line's, a settings file's): 'balanced',
+    'none' (or '') -> None, or 'LABEL=WEIGHT,...' (e.g. '0=2,1=0.5') -> {0: 2.0, 1: 0.5}.
+    ValueError for anything else."""
+    text = text.strip()
+    if text in ("balanced",):
+        return text
+    if text.lower() in ("", "none"):
+        return None
+    try:
+        pairs = [part.split("=") for part in text.split(",")]
+        return {int(k): float(v) for k, v in pairs}
+    except ValueError:
+        raise ValueError(f"{text!r} is not 'balanced', 'none' or LABEL=WEIGHT pairs (e.g. 0=2,1=0.5)") from None
+
+
 def _input(default):
     return field(default=default, metadata={"read_by": "input"})
 
@@ -72,6 +88,11 @@ class TrainConfig:
         ("feedback_alignment", "direct_feedback_alignment", "sign_symmetry",
         "sign_symmetry_frm", "sign_symmetry_brm"; `jaxann.deltas`), whose feedback (random
         matrices drawn from the seed, or the sign rules' magnitudes) is scaled by feedback_scale.
+    class_weight: each class's weight in the cost, multiplying sample_weight row by row
+        (scikit-learn's `compute_sample_weight`, needs class labels y): None (1 each);
+        "balanced", n / (k * n_c) for the k classes present, n_c rows of class c, counted
+        on all the rows given to fit, before a validation share is held out (whose score
+        and loss are weighted alike); or {label: weight}, the others 1.
     alignment: record, per epoch, each layer's angle in degrees between the update of
         `grad` and the true gradient (autodiff) on the same batches (History.alignment).
     optimizer "lbfgs": full-batch L-BFGS (`jaxann.lbfgs`), scikit-learn's solver='lbfgs':
@@ -105,6 +126,23 @@ class TrainConfig:
     max_fun: int = _loop(15000)
     feedback_scale: float = _input(1.0)
     alignment: bool = False
+    # a dict is unhashable: left out of the hash (program_config resets it, as every loop field)
+    class_weight: object = field(default=None, hash=False, metadata={"read_by": "loop"})
+
+    def __post_init__(self):
+        # one form whatever the source: JSON's string labels back to ints, a text form parsed
+        weights = self.class_weight
+        if isinstance(weights, str) and weights != "balanced":
+            try:
+                weights = parse_class_weight(weights)
+            except ValueError as e:
+                raise JaxannError(f"class_weight {e}") from None
+        if isinstance(weights, dict):
+            try:
+                weights = {int(k): float(v) for k, v in weights.items()}
+            except (TypeError, ValueError):
+                raise JaxannError(f"class_weight {weights} must map class labels to numbers") from None
+        object.__setattr__(self, "class_weight", weights)
 
     def validate(self) -> "TrainConfig":
         """self, or JaxannError naming the first setting out of range. The numbers are
@@ -131,6 +169,10 @@ class TrainConfig:
         need(isinstance(self.max_fun, int) and self.max_fun > 0, f"max_fun {self.max_fun} must be a positive integer")
         need(math.isfinite(self.feedback_scale) and self.feedback_scale > 0,
              f"feedback_scale {self.feedback_scale} must be a positive number")
+        weights = self.class_weight
+        need(weights in (None, "balanced") or (isinstance(weights, dict) and all(
+            k >= 0 and math.isfinite(v) and v >= 0 for k, v in weights.items())),
+             f"class_weight {weights!r} must be None, 'balanced' or {{label >= 0: weight >= 0}}")
         from jaxann.activations import ACTIVATIONS
         from jaxann.deltas import GRADS
         from jaxann.losses import LOSSES

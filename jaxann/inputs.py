@@ -83,6 +83,28 @@ def check_sample_weight(sample_weight, n: int) -> np.ndarray | None:
     return sample_weight
 
 
+def class_weighted(sample_weight, class_weight, y) -> np.ndarray | None:
+    """sample_weight (n,) (None: ones) times each row's class weight, for labels y (n,),
+    as scikit-learn's `compute_sample_weight(class_weight, y)`: None leaves sample_weight
+    as it is; "balanced" weighs class c by n / (k n_c), k the classes present in y, n_c
+    the rows of c; a dict {label: weight} weighs the labels it names (the others 1)."""
+    if class_weight is None:
+        return sample_weight
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise JaxannError(f"class_weight needs class labels y (n,), not targets of shape {y.shape}")
+    if class_weight == "balanced":
+        _, index, counts = np.unique(y, return_inverse=True, return_counts=True)
+        weights = (len(y) / (len(counts) * counts.astype(np.float64)))[index]
+    else:
+        table = np.ones(int(y.max()) + 1 if len(y) else 0)
+        for label, weight in class_weight.items():
+            if label < len(table):
+                table[label] = weight
+        weights = table[y]
+    return weights if sample_weight is None else np.asarray(sample_weight, np.float64) * weights
+
+
 def validation_rows(n: int, fraction: float, random_state, stratify=None) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's `train_test_split` of n rows, as row numbers: (training rows,
     validation rows), each in the order the split gives them.

@@ -26,7 +26,7 @@ import numpy as np
 
 from jaxann.config import TrainConfig
 from jaxann.errors import JaxannError
-from jaxann.inputs import check_data, check_sample_weight, split_validation, stratify_labels
+from jaxann.inputs import check_data, check_sample_weight, class_weighted, split_validation, stratify_labels
 from jaxann.losses import as_targets
 from jaxann.network import layer_sizes
 from jaxann import compiling
@@ -44,11 +44,15 @@ class History:
     the targets are class labels (rows classified right by the parameters current when
     their batch was seen, read off the forward pass the gradient already made); the
     validation score (accuracy, or the estimator's own score such as R^2) when there is a
-    validation set; and the seconds the epoch took."""
+    validation set, and the validation loss beside it (sum_i w_i l_i / sum_i w_i over the
+    validation rows, l_i row i's cost by the training loss's formula, as scikit-learn
+    reports it, without the L2 term, which is the weights' and no data's: the gap to `loss`
+    is the penalty plus the generalisation gap); and the seconds the epoch took."""
 
     loss: list = field(default_factory=list)
     train_accuracy: list = field(default_factory=list)
     validation_score: list = field(default_factory=list)
+    validation_loss: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     lr_changes: list = field(default_factory=list)  # (epoch, new learning rate) by "adaptive"
     # with TrainConfig(alignment=True): per epoch, each layer's angle (degrees) between the
@@ -102,22 +106,33 @@ class FitResult:
 
 @dataclass(frozen=True)
 class Validation:
-    """A validation set and its score, higher is better."""
+    """A validation set, its score (higher is better) and its loss (`History`)."""
 
     x: np.ndarray
     y: np.ndarray
     sample_weight: np.ndarray | None = None
-    score: Callable | None = None  # score(params, x, y, sample_weight) -> float
+    # score(params, x, y, sample_weight) -> (score, loss), or the score alone (the loss then NaN)
+    score: Callable | None = None
     x_divisor: float | None = None  # x holds raw rows, features x / x_divisor (as fit's)
 
     def scorer(self, config: TrainConfig) -> Callable:
-        """params -> their score: `score`, else accuracy for labels and R^2 for targets
-        (`jaxann.scoring`, the set placed on the device once)."""
+        """params -> (their score, their loss): `score`, else accuracy for labels and R^2
+        for targets and config.loss's validation loss (`jaxann.scoring`, the set placed on
+        the device once, both from one call)."""
         if self.score is not None:
-            return lambda params: self.score(params, self.x, self.y, self.sample_weight)
+            def own(params):
+                values = self.score(params, self.x, self.y, self.sample_weight)
+                return tuple(values) if isinstance(values, tuple) else (values, float("nan"))
+
+            return own
         scorer = Scorer(self.x, self.y, config.activation, loss=config.loss, sample_weight=self.sample_weight,
                         x_divisor=self.x_divisor, dtype=config.dtype)
-        return lambda params: float(scorer(params)[0])
+
+        def measure(params):
+            scores, losses = scorer.measures(params)
+            return float(scores[0]), float(losses[0])
+
+        return measure
 
 
 def epoch_order(seed: int, epoch: int, n: int, shuffle: bool = True) -> np.ndarray:
@@ -174,9 +189,10 @@ class Member:
         return Progress(self.epoch, state, self.history.copy(), self.samples_seen,
                         replace(self.stopping, best_params=best_params))
 
-    def after_epoch(self, metrics: Metrics, score: float | None, n: int, labels: bool, seconds: float) -> bool:
-        """Record an epoch of n rows (its Metrics, and the validation score when there is a
-        validation set) and take the decisions after it: divergence, the stopping rule, the
+    def after_epoch(self, metrics: Metrics, score: float | None, n: int, labels: bool, seconds: float,
+                    validation_loss: float | None = None) -> bool:
+        """Record an epoch of n rows (its Metrics, and the validation score and loss when
+        there is a validation set) and take the decisions after it: divergence, the stopping rule, the
         next learning rate. Returns whether the score is a new best (its parameters to keep)."""
         config, history = self.config, self.history
         k = self.epoch + 1
@@ -196,6 +212,7 @@ class Member:
             self.stopping = self.stopping.after_epoch(loss, config.tol)
         else:
             history.validation_score.append(score)
+            history.validation_loss.append(validation_loss)
             improved = score > self.stopping.best_score
             self.stopping = self.stopping.after_epoch(loss, config.tol, score)
         self.samples_seen += n
@@ -260,7 +277,7 @@ class Round:
     n: int
     labels: bool
     orders: Callable  # orders(members, ahead) -> the rows of each model's epoch + ahead: (n,), or (K, n) stacked
-    score: Callable | None = None  # score(params) -> K validation scores; None: no validation set
+    score: Callable | None = None  # score(params) -> (K validation scores, K losses); None: no validation set
     # whether the next round's orders may be drawn while the device runs this one (they
     # must not consume a random stream: the next round may never come)
     ahead: bool = False
@@ -293,15 +310,16 @@ def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, ro
         # parameters are not worth scoring; a stacked one's are its last finite ones)
         finite = [t and not divergence(float(loss), bool(ok), 0)
                   for t, loss, ok in zip(training, metrics.loss, metrics.finite)]
-        scores = rounds.score(new.params) if rounds.score is not None and any(finite) else None
+        scores, losses = rounds.score(new.params) if rounds.score is not None and any(finite) else (None, None)
         seconds = time.perf_counter() - t_round
         improved, keep, lrs = [], [], []
         rates = [m.lr for m in members]
         for i, m in enumerate(members):
             good = False
             if training[i]:
-                score = None if scores is None else float(scores[i])
-                good = m.after_epoch(Metrics(*(field[i] for field in metrics)), score, rounds.n, rounds.labels, seconds)
+                score, loss = (None, None) if scores is None else (float(scores[i]), float(losses[i]))
+                good = m.after_epoch(Metrics(*(field[i] for field in metrics)), score, rounds.n, rounds.labels, seconds,
+                                     loss)
             improved.append(good)
             keep.append(training[i] and not m.diverged)
             lrs.append(m.lr)
@@ -395,7 +413,7 @@ def _fit(config: TrainConfig, inputs: _Inputs, resume: Progress, callback) -> Fi
     score = None
     if validation is not None:
         score_of = validation.scorer(config)
-        score = lambda params: [score_of(placement.local(params))]  # noqa: E731
+        score = lambda params: tuple([v] for v in score_of(placement.local(params)))  # noqa: E731
     rounds = Round(data, n, inputs.y.ndim == 1,
                    lambda members, ahead: placement.feed(inputs.order(members[0].epoch + ahead)), score)
 
@@ -445,7 +463,8 @@ def _fit_lbfgs(config: TrainConfig, inputs: _Inputs, resume: Progress, callback)
 def _checked(config, x, y, n_out, sample_weight, validation, x_divisor):
     """fit's inputs checked, and the validation set held out when config asks for one."""
     x, y, n_out = check_data(x, y, n_out)
-    sample_weight = check_sample_weight(sample_weight, x.shape[0])
+    # class weights multiply the rows' weights before any validation share is held out
+    sample_weight = class_weighted(check_sample_weight(sample_weight, x.shape[0]), config.class_weight, y)
     if isinstance(validation, tuple):
         validation = Validation(*validation)
     if validation is None and config.validation_fraction > 0:

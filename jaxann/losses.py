@@ -254,6 +254,15 @@ def reported_cost(C, params, a_L, t, sample_weight, loss: str, alpha):
     return jnp.sum(sample_weight * _REPORTED[loss](a_L, t)) / M + l2_penalty(params, alpha, M)
 
 
+def reported_rows(a_L, t, loss: str) -> jax.Array:
+    """Each row's cost (m,) as scikit-learn reports it, for outputs a_L (m, n_L) and target
+    rows t: the per-row terms of `reported_cost` without the L2 term (the validation loss
+    is their weighted mean)."""
+    if loss in _REPORTED:
+        return _REPORTED[loss](a_L, t)
+    return jax.vmap(get_loss(loss).e)(a_L, t)
+
+
 def l2_penalty(params, alpha, m) -> jax.Array:
     """alpha / (2 m) * sum_l ||W^l||^2 over the weights only (biases are not penalised)."""
     sq = sum(jnp.sum(layer["W"] * layer["W"]) for layer in params)

@@ -244,6 +244,9 @@ def history(metrics, axes=None):
     h = metrics["history"]
     epochs = range(1, len(h["loss"]) + 1)
     axes[0].plot(epochs, h["loss"], "o-", label="training loss")
+    if h.get("validation_loss"):  # runs written before jaxann recorded it have none
+        axes[0].plot(epochs[:len(h["validation_loss"])], h["validation_loss"], "s-",
+                     label="validation loss (no L2 term)")
     if h["train_accuracy"]:
         axes[1].plot(epochs, h["train_accuracy"], "o-", label="training accuracy (running, per epoch)")
     if h["validation_score"]:

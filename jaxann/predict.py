@@ -91,6 +91,37 @@ def accuracy(params, x, y, activation: str, sample_weight=None, x_divisor: float
     return float(scores(params, x, labels, activation, sample_weight=sample_weight, x_divisor=x_divisor)[0])
 
 
+def validation_outputs(params, x, t, sample_weight, activation: str, link: str, loss: str, rows=None,
+                       gather=np.asarray):
+    """A validation set's outputs and loss, from one compiled call: (a^L through `link`,
+    the validation loss sum_i w_i l_i / sum_i w_i), l_i row i's cost as scikit-learn reports
+    it (`jaxann.losses.reported_rows`: the training loss's per-row formula, no L2 term).
+
+    One model: params unstacked, x (m, n_0), t (m, n_L) target rows, sample_weight (m,) or
+    None; returns ((m, n_L), a float). K stacked models (rows given): x, t, sample_weight
+    hold every row (on the device already, as a batched fit places them) and rows (K, m)
+    each model's; returns ((K, m, n_L), (K,)). Each row's a^L as `stacked_outputs`'s."""
+    from jaxann.losses import reported_rows
+
+    def model_values(params, x, t, w):
+        a_L = jax.vmap(lambda row: feedforward(params, row, activation)[1][-1])(x)
+        return LINKS[link](a_L), jax.numpy.sum(w * reported_rows(a_L, t, loss)) / jax.numpy.sum(w)
+
+    def build():
+        if rows is None:
+            return model_values
+        return jax.vmap(lambda params, x, t, w, rows: model_values(params, x[rows], t[rows], w[rows]),
+                        in_axes=(0, None, None, None, 0))
+
+    if sample_weight is None:
+        sample_weight = np.ones(np.shape(t)[0], np.asarray(t).dtype if isinstance(t, np.ndarray) else t.dtype)
+    args = (params, x, t, sample_weight) + (() if rows is None else (np.asarray(rows, np.int32),))
+    key = (activation, link, loss, rows is None)
+    program, _ = compiling.compiled("validation", build, args, key=key)
+    a, losses = (gather(v) for v in program(*args))
+    return np.asarray(a), (float(losses) if rows is None else np.asarray(losses, np.float64))
+
+
 def stacked_outputs(params, x, rows, activation: str, link: str = "identity", gather=np.asarray) -> np.ndarray:
     """K stacked models' outputs on their own rows: a^L through `link` (K, m, n_L) for
     params with a leading model axis, x (n, n_0) (on the device already, as a sweep holds

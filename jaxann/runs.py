@@ -49,6 +49,8 @@ def metrics(config: TrainConfig, history, *, train_accuracy: float, test_accurac
         "compile_seconds": compile_seconds,
         "device": device_name(),
         "config": config.to_dict(),
+        # each epoch's validation loss (`jaxann.loop.History`); empty without a validation set
+        "validation_loss_curve": history.validation_loss,
         **extra,
         "n_iter": len(history.loss),
         "history": history.to_dict(),

@@ -13,6 +13,10 @@ copied per model.
 
 A row's a^L is computed as `jaxann.predict.outputs` computes it (one row at a time under
 vmap), so a model's accuracy here equals `jaxann.predict.accuracy` of it.
+
+The same program sums each model's loss on the rows (`measures`): sum_i w_i l_i / sum_i w_i,
+l_i row i's cost as scikit-learn reports it for the loss (`jaxann.losses.reported_rows`:
+the training loss's per-row formula, without the L2 term), labels taken as one-hot rows.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxann import compiling
-from jaxann.losses import OUTPUT_LINKS
+from jaxann.losses import OUTPUT_LINKS, reported_rows
 from jaxann.network import feedforward
 
 CHUNK = 2048  # rows per step of the program's loop (bounds the K x rows x units intermediates)
@@ -41,6 +45,7 @@ class Scorer:
         y = np.asarray(y)
         self.labels = y.ndim == 1
         self.activation, self.link, self.raw = activation, OUTPUT_LINKS.get(loss, "identity"), x_divisor is not None
+        self.loss = loss
         self.dtype = np.dtype(dtype)
         self.n = np.shape(x)[0]
         self.weight = np.ones(self.n) if sample_weight is None else np.asarray(sample_weight, np.float64)
@@ -54,10 +59,16 @@ class Scorer:
         numbers shared by the models, or (K, m) one set per model (default: all rows).
         feed places the per-model row numbers beside stacked parameters split over
         several devices; gather reads the result back to the host."""
+        return self.measures(params, rows, models=models, feed=feed, gather=gather)[0]
+
+    def measures(self, params, rows=None, *, models: bool = False, feed=None, gather=np.asarray):
+        """(each model's score, each model's loss), NumPy arrays (K,), from one call of the
+        program (see `__call__` for the arguments)."""
         rows = np.arange(self.n) if rows is None else np.asarray(rows)
         m = rows.shape[-1]
         if m == 0:
-            return np.full(rows.shape[0] if rows.ndim == 2 else 1, np.nan)
+            nothing = np.full(rows.shape[0] if rows.ndim == 2 else 1, np.nan)
+            return nothing, nothing
         m_pad = -(-m // CHUNK) * CHUNK if m > CHUNK else max(8, 1 << (m - 1).bit_length())
         chunk = min(CHUNK, m_pad)
         idx = np.pad(rows, [(0, 0)] * (rows.ndim - 1) + [(0, m_pad - m)]).astype(np.int32)
@@ -65,27 +76,34 @@ class Scorer:
         if feed is not None and idx.ndim == 2:
             idx = feed(idx)
         args = (params, *self.data, idx, real)
-        key = (self.activation, self.labels, self.link, self.raw, models, chunk)
+        key = (self.activation, self.labels, self.link, self.loss, self.raw, models, chunk)
         program, _ = compiling.compiled("scores", lambda: self._program(models, np.ndim(idx) == 1, chunk), args, key)
-        sums = np.asarray(gather(program(*args)), np.float64)
-        return self._scores(sums if models else sums[None], rows, m)
+        sums, losses = (np.asarray(gather(v), np.float64) for v in program(*args))
+        sums, losses = (sums, losses) if models else (sums[None], losses[None])
+        w = self.weight[np.broadcast_to(rows, (sums.shape[0], m))]
+        return self._scores(sums, rows, m), losses / w.sum(axis=1)
 
     def _program(self, models: bool, shared: bool, chunk: int):
-        activation, labels, link, raw, dtype = self.activation, self.labels, self.link, self.raw, self.dtype
+        activation, labels, link, raw, dtype, loss = (self.activation, self.labels, self.link, self.raw, self.dtype,
+                                                      self.loss)
 
         def model_sums(params, x, target, weight, divisor, idx, real):
-            def step(total, part):
+            def step(totals, part):
+                total, loss_total = totals
                 i, r = part
                 rows_x = x[i].astype(dtype) / divisor if raw else x[i]
                 a_L = jax.vmap(lambda row: feedforward(params, row, activation)[1][-1])(rows_x)
                 w = weight[i] * r
+                t = jax.nn.one_hot(target[i], a_L.shape[-1], dtype=dtype) if labels else target[i]
+                loss_total = loss_total + jnp.sum(w * reported_rows(a_L, t, loss))
                 if labels:
-                    return total + jnp.sum(w * (jnp.argmax(a_L, axis=-1) == target[i])), None
+                    return (total + jnp.sum(w * (jnp.argmax(a_L, axis=-1) == target[i])), loss_total), None
                 pred = jnp.exp(a_L) if link == "exp" else a_L
-                return total + jnp.sum(w[:, None] * (target[i] - pred) ** 2, axis=0), None
+                return (total + jnp.sum(w[:, None] * (target[i] - pred) ** 2, axis=0), loss_total), None
 
             zero = jnp.zeros((), dtype) if labels else jnp.zeros(target.shape[1], dtype)
-            return jax.lax.scan(step, zero, (idx.reshape(-1, chunk), real.reshape(-1, chunk)))[0]
+            parts = (idx.reshape(-1, chunk), real.reshape(-1, chunk))
+            return jax.lax.scan(step, (zero, jnp.zeros((), dtype)), parts)[0]
 
         if not models:
             return model_sums

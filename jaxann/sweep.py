@@ -41,10 +41,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxann.compiling import counting
-from jaxann.config import TrainConfig
+from jaxann.config import TrainConfig, parse_class_weight
 from jaxann.config import differing as config_differing
 from jaxann.errors import JaxannError
-from jaxann.inputs import check_data, check_sample_weight, stratify_labels, validation_rows
+from jaxann.inputs import check_data, check_sample_weight, class_weighted, stratify_labels, validation_rows
 from jaxann.loop import History, Member, Round, Stack, epoch_order, run_epochs
 from jaxann.losses import as_targets
 from jaxann.placement import Placement, gather
@@ -124,6 +124,8 @@ def _parse(path, i, name, text):
             return tuple(int(v) for v in text.replace("-", ",").split(","))
         if name == "batch_size":
             return None if text == "full" else int(text)
+        if name == "class_weight":
+            return parse_class_weight(text)
         if isinstance(default, bool):
             if text.lower() not in ("true", "false", "1", "0"):
                 raise ValueError(text)
@@ -271,7 +273,8 @@ def fit_many(members: list, x, y, *, n_out: int | None = None, sample_weight=Non
         raise JaxannError("a sweep trains sgd or adam models; run L-BFGS with `fit`, one model at a time")
     x, y, n_out = check_data(x, y, n_out)
     sample_weight = check_sample_weight(sample_weight, x.shape[0])
-    keys = [program_key(m, x.shape[0]) for m in members]
+    # members train together when their programs match and they weigh the rows alike
+    keys = [(program_key(m, x.shape[0]), json.dumps(m.class_weight, sort_keys=True)) for m in members]
     order = list(dict.fromkeys(keys))
     if resume is not None:
         _check_resume(resume, members)
@@ -281,6 +284,7 @@ def fit_many(members: list, x, y, *, n_out: int | None = None, sample_weight=Non
             indices = [i for i, k in enumerate(keys) if k == key]
             saved = resume.groups[gi] if resume is not None else None
             group = _group(members, indices, x, y, n_out, sample_weight, devices, saved)
+            weights = class_weighted(sample_weight, group.config.class_weight, y)
             groups.append(group)
 
             def after_round(state, best, group=group):
@@ -289,12 +293,13 @@ def fit_many(members: list, x, y, *, n_out: int | None = None, sample_weight=Non
                     callback(SweepStep(len(groups) - 1, group.members[:len(group.indices)],
                                        lambda: _progress(members, groups, len(order)), group.indices))
 
-            _train(group, x, y, n_out, sample_weight, x_divisor, devices, after_round)
+            _train(group, x, y, n_out, weights, x_divisor, devices, after_round)
         fit_seconds = time.perf_counter() - fit_start
         result = _result(members, groups, len(order), fit_seconds)
         train = [math.nan] * len(members)
         for g in groups:
-            values = _scorer(g, x, y, sample_weight, x_divisor)(_final(g), g.train_rows, models=True)
+            weights = class_weighted(sample_weight, g.config.class_weight, y)
+            values = _scorer(g, x, y, weights, x_divisor)(_final(g), g.train_rows, models=True)
             for i, v in zip(g.indices, values):
                 train[i] = float(v)
         result.scores["train"] = train
@@ -375,8 +380,8 @@ def _train(group: Group, x, y, n_out, sample_weight, x_divisor, devices, after_r
     score = None
     if group.val_rows is not None:
         scorer = _scorer(group, x, y, sample_weight, x_divisor, put)
-        score = lambda params: scorer(params, group.val_rows, models=True, feed=placement.feed,  # noqa: E731
-                                      gather=placement.gather)
+        score = lambda params: scorer.measures(params, group.val_rows, models=True,  # noqa: E731
+                                               feed=placement.feed, gather=placement.gather)
     rounds = Round(data, n_train, y.ndim == 1, orders, score, ahead=True)
     best = None if group.best is None else placement.stack(group.best)
     group.state, group.best = run_epochs(config, records, placement.stack(group.state), best,

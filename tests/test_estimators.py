@@ -394,3 +394,39 @@ def test_predict_proba_rows_sum_to_one_in_the_inputs_precision(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert log_loss(y, proba) > 0
+
+
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_a_diverging_fit_records_nan_validation_scores_as_scikit_learn_does(kind, precision, request):
+    # weights that blow up epoch by epoch: before the loss turns infinite, some validation
+    # outputs do; scikit-learn records float('nan') as that epoch's score and goes on
+    if precision == "float64":
+        request.getfixturevalue("x64")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = X @ [1.0, 2.0, 3.0]
+    params = dict(hidden_layer_sizes=(8,), activation="identity", solver="sgd", max_iter=30, early_stopping=True,
+                  random_state=0, n_iter_no_change=100)
+    if kind == "classifier":
+        est, target = jaxann.MLPClassifier(learning_rate_init=1e4, **params), (y > 0).astype(int) + (y > 1)
+        X = X * 100
+    else:
+        est, target = jaxann.MLPRegressor(learning_rate_init=3.0, **params), y * 100
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, target)  # no "Input contains NaN"
+    scores = est.validation_scores_
+    assert np.isnan(scores[-1]) and all(type(s) is float for s in scores)
+    assert np.isfinite(scores[0]) and np.isfinite(est.coefs_[0]).all()  # the best weights kept
+    if precision == "float64":
+        # the same scores as scikit-learn's to rounding before (scikit-learn runs on after the loss
+        # turns NaN; jaxann stops there); at the NaN epoch scikit-learn's regressor records NaN too,
+        # its classifier the accuracy of argmax over non-finite outputs (on purpose not followed)
+        other = (sk.MLPClassifier if kind == "classifier" else sk.MLPRegressor)(
+            **params, learning_rate_init=est.learning_rate_init)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            other.fit(X, target)
+        np.testing.assert_allclose(scores[:-1], other.validation_scores_[:len(scores) - 1], rtol=1e-9)
+        assert np.isnan(other.validation_scores_[len(scores) - 1]) == (kind == "regressor")

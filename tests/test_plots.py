@@ -32,6 +32,8 @@ def test_history_figure_of_a_saved_run(tmp_path):
     run = tmp_path / "run"
     assert main(["train", "--epochs", "3", "--hidden", "8", "--quiet", "--validation-fraction", "0.2",
                  "--out", str(run)]) == 0
+    # the validation loss of each epoch, in the metrics and drawn beside the training loss
+    assert len(json.loads((run / "metrics.json").read_text())["validation_loss_curve"]) == 3
     out = tmp_path / "history.png"
     assert main(["plot", "history", "--run-dir", str(run), "--out", str(out)]) == 0
     assert Image.open(out).size == SIZES["history"]

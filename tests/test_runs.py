@@ -12,11 +12,12 @@ from jaxann.runs import METRICS, RunFolder, SweepFolder, metrics, write_json
 
 
 def test_metrics_hold_the_common_keys_then_the_extra_ones():
-    h = History(loss=[1.0, 0.5], seconds=[0.1, 0.1])
+    h = History(loss=[1.0, 0.5], seconds=[0.1, 0.1], validation_score=[0.5, 0.6], validation_loss=[0.9, 0.7])
     m = metrics(TrainConfig(lr=0.3), h, train_accuracy=0.9, test_accuracy=0.8, fit_seconds=0.2,
                 compile_seconds=0.5, devices=2)
-    assert list(m)[:7] == ["train_accuracy", "test_accuracy", "loss_curve", "fit_seconds", "compile_seconds",
-                           "device", "config"]
+    assert list(m)[:8] == ["train_accuracy", "test_accuracy", "loss_curve", "fit_seconds", "compile_seconds",
+                           "device", "config", "validation_loss_curve"]
+    assert m["validation_loss_curve"] == [0.9, 0.7] == m["history"]["validation_loss"]
     assert m["devices"] == 2 and m["n_iter"] == 2 and m["config"]["lr"] == 0.3 and m["loss_curve"] == [1.0, 0.5]
 
 

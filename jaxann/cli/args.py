@@ -62,6 +62,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def class_weight(text: str):
+    """'balanced', 'none' or '0=2,1=0.5' -> a TrainConfig class_weight."""
+    from jaxann.config import parse_class_weight
+
+    try:
+        return parse_class_weight(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def batch_size(text: str):
     """'200' -> 200, 'full' -> None (full-batch gradient descent)."""
     if text == "full":
@@ -107,6 +117,12 @@ def add_network_flags(p, sweep: bool = False, tune: bool = False):
         p.add_argument("--hidden", type=int_list, default=list(d.hidden), help="hidden sizes, e.g. 100,50 (default 50)")
     p.add_argument("--activation", choices=list(ACTIVATIONS), default=d.activation)
     p.add_argument("--loss", choices=list(LOSSES), default=d.loss)
+    if not tune:
+        p.add_argument("--class-weight", type=class_weight, nargs="+" if sweep else None,
+                       default=[d.class_weight] if sweep else d.class_weight, metavar="WEIGHTS",
+                       help="each class's weight in the cost, times the rows' weights: 'balanced' (n / (k n_c)), "
+                       "LABEL=WEIGHT pairs such as 0=2,1=0.5 (others 1) or 'none' (default)"
+                       + ("; several values: one model each" if sweep else ""))
     # L-BFGS trains one model on all the data: `train` only
     p.add_argument("--optimizer", choices=[o for o in OPTIMIZERS if not ((sweep or tune) and o == "lbfgs")],
                    default=d.optimizer, help="lbfgs: full-batch L-BFGS, --epochs its most iterations "

@@ -42,7 +42,7 @@ def members_from(args):
     """The sweep's member configs from its flags (and --settings file)."""
     names = [name for name, _ in SWEEP_AXES.values()]
     base = config_from(args, **{name: getattr(args, name)[0] for name in names}, batch_size=args.batch_size[0],
-                       hidden=tuple(args.hidden[0]))
+                       hidden=tuple(args.hidden[0]), class_weight=args.class_weight[0])
     from jaxann.sweep import grid, read_settings, settings  # JAX loads once the first model's settings are valid
 
     axes = {name: getattr(args, name) for name in names if len(getattr(args, name)) > 1}
@@ -50,6 +50,8 @@ def members_from(args):
         axes["hidden"] = [tuple(h) for h in args.hidden]
     if len(args.batch_size) > 1:
         axes["batch_size"] = args.batch_size
+    if len(args.class_weight) > 1:
+        axes["class_weight"] = args.class_weight
     if args.settings:
         return settings(base, read_settings(args.settings), **axes)
     return grid(base, **axes)

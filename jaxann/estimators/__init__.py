@@ -29,9 +29,19 @@ Parity with scikit-learn, step for step, for the same `random_state`:
 With float64 inputs and `jax_enable_x64` on, `loss_curve_` follows scikit-learn's to
 rounding. Without x64, float64 inputs are trained in float32.
 
+Beyond scikit-learn's MLPs: MLPClassifier's class_weight (None, "balanced", {label:
+weight}), multiplying sample_weight row by row as `compute_sample_weight` does, on all rows
+given to fit before the early-stopping rows are held out (as HistGradientBoostingClassifier;
+the validation score and loss are weighted alike); `validation_loss_curve_` beside
+`validation_scores_` (the weighted mean over the held-out rows of the reported loss's
+per-row formula, without the L2 term); `to_sklearn()` / `from_sklearn(model)`, to hand a
+fitted model to scikit-learn and to start from one of its fitted models (warm start).
+
 Differences, on purpose: loss='poisson' refuses negative targets (scikit-learn 1.9 takes
 them and reports NaN losses); a loss that turns NaN under early stopping ends the fit at
-once (scikit-learn runs on to max_iter; both keep the best weights); the regressor hides
+once (scikit-learn runs on to max_iter; both keep the best weights); an epoch whose
+validation outputs are infinite or NaN scores float('nan') for both estimators (as
+scikit-learn's regressor; its classifier scores the argmax of such outputs); the regressor hides
 partial_fit for solver='lbfgs' as the classifier does; with early stopping, a warm-started
 fit in which no epoch beats the best validation score hands back the best weights, where
 scikit-learn hands back the last (its restored best weights alias the arrays it goes on

@@ -5,6 +5,7 @@ one `Progress` that later fits and partial_fit continue from."""
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
@@ -21,9 +22,9 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from jaxann.deltas import FEEDBACK_RULES
 from jaxann.config import GRADS, TrainConfig
 from jaxann.inputs import validation_rows
-from jaxann.loop import History, Validation, fit, iteration_line, start
+from jaxann.loop import History, Progress, Validation, fit, iteration_line, start
 from jaxann.network import init_mlp_from_random_state
-from jaxann.predict import outputs
+from jaxann.predict import outputs, validation_outputs
 from jaxann.rules import Stopping
 
 # scikit-learn's error for weights that turned infinite or NaN
@@ -97,7 +98,7 @@ class _BaseMLP(BaseEstimator):
     # _validate_input(X, y, incremental, reset) -> X, y (2-D float targets)
     # _out_activation() -> "softmax" | "logistic" | "identity";  _loss_name() -> jaxann loss
     # _labels(t) -> held-out targets as the score compares them; _validation_link() -> a^L's link
-    # for the score; _score_outputs(a, y, sample_weight) -> the early-stopping score of outputs a
+    # for the score; _score_finite(a, y, sample_weight) -> the early-stopping score of finite outputs a
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -180,6 +181,7 @@ class _BaseMLP(BaseEstimator):
         if self.solver != "lbfgs":  # the stochastic solvers' record (scikit-learn's attributes)
             self.loss_curve_ = []
             self.validation_scores_ = [] if self.early_stopping else None
+            self.validation_loss_curve_ = [] if self.early_stopping else None
 
     def _config(self, hidden, n_samples: int, epochs: int, dtype: str) -> TrainConfig:
         """jaxann's settings for scikit-learn's parameters."""
@@ -227,7 +229,7 @@ class _BaseMLP(BaseEstimator):
         optimizer state too for partial_fit (fit, warm or not, starts a new optimizer, as
         scikit-learn does), and the stopping rule's memory of earlier fits."""
         before = self._progress
-        if incremental and before is not None:
+        if incremental and before is not None and before.state is not None:
             progress = replace(before, state=before.state._replace(params=self._params))
         else:
             progress = start(config, self._params, before.samples_seen if before else 0)
@@ -238,6 +240,7 @@ class _BaseMLP(BaseEstimator):
         if (self.validation_scores_ is None) == self.early_stopping:
             # a warm start that turns early stopping on or off: the rule starts afresh in its new form
             self.validation_scores_ = [] if self.early_stopping else None
+            self.validation_loss_curve_ = [] if self.early_stopping else None
             progress = replace(progress, stopping=Stopping())
         return progress
 
@@ -257,6 +260,7 @@ class _BaseMLP(BaseEstimator):
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
+        sample_weight = self._class_weighted(y, sample_weight, incremental)
         if hasattr(X, "toarray"):  # sparse input: jaxann trains on dense arrays
             X = X.toarray()
         y = y.reshape(-1, 1) if y.ndim == 1 else y
@@ -289,10 +293,19 @@ class _BaseMLP(BaseEstimator):
         validation = None
         if plan.val is not None:
             x_val, t_val, w_val = plan.held_out()
-            validation = Validation(x_val, self._labels(t_val), w_val, self._validation_score)
+            dtype = plan.config.dtype
+
+            def score(params, x, y, w):
+                return self._validation_score(params, x, y, t_val.astype(dtype), w)
+
+            validation = Validation(np.asarray(x_val, dtype), self._labels(t_val), w_val, score)
         result = fit(plan.config, x, t.astype(plan.config.dtype), sample_weight=w, validation=validation,
                      resume=plan.resume, order=plan.order, callback=self._log)
         return self._finish(plan, result)
+
+    def _class_weighted(self, t, sample_weight, incremental):
+        """The rows' weights with their class weights (the classifier's class_weight)."""
+        return sample_weight
 
     def _labels(self, t):
         """The held-out targets in the form the validation score compares predictions with."""
@@ -301,10 +314,25 @@ class _BaseMLP(BaseEstimator):
     def _validation_link(self):
         return "identity"
 
-    def _validation_score(self, params, X, y, sample_weight=None):
-        """The early-stopping score of params on held-out rows X, y."""
-        a = outputs(params, X, ACTIVATION_NAMES[self.activation], link=self._validation_link())
-        return self._score_outputs(a, y, sample_weight)
+    def _validation_score(self, params, X, y, t, sample_weight=None):
+        """(the early-stopping score, the validation loss) of params on held-out rows X,
+        labels y (as the score compares them), target rows t: one compiled call gives the
+        outputs and the loss (`jaxann.predict.validation_outputs`; the loss is loss_curve_'s
+        per-row formula, weighted by sample_weight, without the L2 term)."""
+        w = None if sample_weight is None else np.asarray(sample_weight, X.dtype)
+        a, loss = validation_outputs(params, X, t, w, ACTIVATION_NAMES[self.activation], self._validation_link(),
+                                     self._loss_name())
+        return self._score_outputs(a, y, sample_weight), loss
+
+    def _score_outputs(self, a, y, sample_weight=None) -> float:
+        """The early-stopping score of outputs a (n, n_outputs) against y: NaN when some
+        output is infinite or NaN (a diverging fit), as scikit-learn's regressor records it
+        (a Python float; the stopping rule, as scikit-learn's, never takes it for the best
+        and restarts its no-improvement count, NaN comparing False), else the subclass's
+        score (`_score_finite`)."""
+        if not np.isfinite(a).all():
+            return float("nan")
+        return self._score_finite(a, y, sample_weight)
 
     def _finish(self, plan: "Plan", result):
         """The fitted attributes from a training result, and scikit-learn's messages."""
@@ -352,6 +380,9 @@ class _BaseMLP(BaseEstimator):
         self.loss_ = history.loss[-1]
         if self.validation_scores_ is not None:
             self.validation_scores_ = list(self.validation_scores_) + history.validation_score
+            # (an estimator pickled before jaxann recorded validation losses has none)
+            self.validation_loss_curve_ = list(getattr(self, "validation_loss_curve_", None) or []) + \
+                history.validation_loss
 
     def to_model(self):
         """This fitted estimator as a `jaxann.model.Model` (inputs: its features), which
@@ -404,6 +435,77 @@ class _BaseMLP(BaseEstimator):
         estimator.n_iter_, estimator._progress = 0, None
         estimator._set_weights(model.params, np.asarray(model.params[0]["W"]).dtype)
         return estimator
+
+    # the fitted attributes scikit-learn's estimator has, besides the weights, as they are
+    _SKLEARN_FITTED = ("n_features_in_", "feature_names_in_", "n_outputs_", "n_layers_", "out_activation_",
+                       "n_iter_", "loss_", "classes_", "_label_binarizer")
+
+    def to_sklearn(self):
+        """A fitted `sklearn.neural_network` MLPClassifier / MLPRegressor with this one's
+        parameters and weights (copies, in their dtype): its predict and predict_proba
+        equal this estimator's to float rounding, and scikit-learn's own tools (pickling,
+        ONNX converters) take it from there; the stochastic solvers' record (loss_curve_,
+        validation_scores_, best_loss_, best_validation_score_, t_) comes along.
+        grad and class_weight are jaxann's alone: a model trained by another rule predicts
+        as any other, and a warm-started fit in scikit-learn continues by backpropagation,
+        its rows unweighted by class. (A `jaxann.model.
+        Model` whose activation or loss scikit-learn lacks is refused by `from_model`
+        before it gets here.)"""
+        from sklearn import neural_network
+
+        check_is_fitted(self)
+        params = {k: v for k, v in self.get_params(deep=False).items() if k not in ("grad", "class_weight")}
+        theirs = getattr(neural_network, type(self).__name__)(**params)
+        theirs.coefs_ = [np.array(W) for W in self.coefs_]
+        theirs.intercepts_ = [np.array(b) for b in self.intercepts_]
+        for name in self._SKLEARN_FITTED:
+            if name in vars(self):
+                setattr(theirs, name, copy.deepcopy(getattr(self, name)))
+        if "loss_curve_" in vars(self):  # a stochastic solver's: the stopping rule's record
+            theirs.loss_curve_ = list(self.loss_curve_)
+            theirs.validation_scores_ = None if self.validation_scores_ is None else list(self.validation_scores_)
+            theirs.best_loss_, theirs.best_validation_score_ = self.best_loss_, self.best_validation_score_
+            theirs.t_ = self.t_
+            theirs._no_improvement_count = self._progress.stopping.no_improvement if self._progress else 0
+        return theirs
+
+    @classmethod
+    def from_sklearn(cls, model, **params):
+        """A jaxann estimator started from a fitted scikit-learn MLPClassifier /
+        MLPRegressor: its parameters (params override them; warm_start=True unless given,
+        so fit continues from its weights), its weights (copies) and fitted attributes, and
+        its stopping rule's memory (best loss or validation score, the no-improvement
+        count, samples seen), so that a fit continues as scikit-learn's warm-started fit
+        would. The optimizer starts afresh (as every fit's does; partial_fit too, where
+        scikit-learn's would keep its momentum or Adam moments). TypeError for another
+        kind of model."""
+        from sklearn import neural_network
+
+        expected = getattr(neural_network, cls.__name__)
+        if not isinstance(model, expected):
+            raise TypeError(f"{cls.__name__}.from_sklearn takes a fitted sklearn.neural_network.{cls.__name__}, "
+                            f"not {type(model).__name__}")
+        check_is_fitted(model)
+        ours = cls(**{**model.get_params(deep=False), "warm_start": True, **params})
+        ours.coefs_ = [np.array(W) for W in model.coefs_]
+        ours.intercepts_ = [np.array(b) for b in model.intercepts_]
+        for name in cls._SKLEARN_FITTED:
+            if name in vars(model):
+                setattr(ours, name, copy.deepcopy(getattr(model, name)))
+        ours._progress = None
+        if hasattr(model, "loss_curve_"):
+            ours.loss_curve_ = list(model.loss_curve_)
+            ours.validation_scores_ = None if model.validation_scores_ is None else list(model.validation_scores_)
+            # scikit-learn records no validation loss: NaN for its epochs
+            ours.validation_loss_curve_ = None if model.validation_scores_ is None else \
+                [float("nan")] * len(model.validation_scores_)
+            best_loss, best_score = model.best_loss_, model.best_validation_score_
+            stopping = Stopping(best_loss=np.inf if best_loss is None else float(best_loss),
+                                best_score=-np.inf if best_score is None else float(best_score),
+                                no_improvement=int(getattr(model, "_no_improvement_count", 0)))
+            # no optimizer state (None): a fit or partial_fit starts a new optimizer
+            ours._progress = Progress(0, None, History(), int(model.t_), stopping)
+        return ours
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

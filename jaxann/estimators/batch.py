@@ -36,7 +36,7 @@ from jaxann.estimators.base import ACTIVATION_NAMES, Plan, _BaseMLP
 from jaxann.inputs import check_sample_weight
 from jaxann.loop import FitResult, History, Member, Round, Stack, run_epochs
 from jaxann.placement import Placement
-from jaxann.predict import stacked_outputs
+from jaxann.predict import validation_outputs
 
 
 @dataclass
@@ -73,8 +73,10 @@ def fit_together(requests: list) -> list:
     for i, plan in plans.items():
         groups.setdefault(_program_key(plan), []).append(i)
     for indices in groups.values():
-        # requests given the same arrays share one copy of their rows on the device
-        sources = [tuple(map(id, requests[i][1:])) for i in indices]
+        # requests given the same arrays (and class weights, which make the rows' weights) share
+        # one copy of their rows on the device
+        sources = [(*map(id, requests[i][1:]), repr(getattr(requests[i][0], "class_weight", None)))
+                   for i in indices]
         _train([outcomes[i] for i in indices], [plans[i] for i in indices], sources)
     return outcomes
 
@@ -148,7 +150,7 @@ def _train(outcomes: list, plans: list, sources: list) -> None:
 
     score = None
     if plans[0].val is not None:
-        score = _validation_scores([o.estimator for o in outcomes], plans, data[0], rows, placement)
+        score = _validation_scores([o.estimator for o in outcomes], plans, data, rows, placement)
     members = [Member.of(plan.config, plan.resume) for plan in plans]
     state = jax.tree.map(lambda *leaves: np.stack(leaves), *[plan.resume.state for plan in plans])
     started = time.perf_counter()
@@ -173,13 +175,16 @@ def _train(outcomes: list, plans: list, sources: list) -> None:
 
 def _first(history: History, epochs: int) -> History:
     """The history of a run's first epochs (what its log saw after each)."""
-    return History(loss=history.loss[:epochs], validation_score=history.validation_score[:epochs])
+    return History(loss=history.loss[:epochs], validation_score=history.validation_score[:epochs],
+                   validation_loss=history.validation_loss[:epochs])
 
 
-def _validation_scores(estimators, plans, x, rows, placement):
-    """params (K stacked models) -> each model's early-stopping score on its held-out rows:
-    one compiled call gives every model's a^L, each estimator scores its own
-    (`_score_outputs`, as its fit alone does)."""
+def _validation_scores(estimators, plans, data, rows, placement):
+    """params (K stacked models) -> (each model's early-stopping score, each model's
+    validation loss) on its held-out rows: one compiled call gives every model's a^L and
+    loss (`validation_outputs` on the placed data: the rows, target rows and weights the
+    models train on), each estimator scores its own (`_score_outputs`, as its fit alone
+    does)."""
     val_rows = np.stack([rows(p, p.val) for p in plans])
     held = []
     for estimator, plan in zip(estimators, plans):
@@ -188,9 +193,15 @@ def _validation_scores(estimators, plans, x, rows, placement):
     first = estimators[0]
     activation, link = ACTIVATION_NAMES[first.activation], first._validation_link()
 
+    x, t, weights = data[:3]
+    loss = first._loss_name()
+
     def score(params):
-        a = stacked_outputs(params, x, val_rows, activation, link, gather=placement.gather)
-        return [est._score_outputs(a[k], y_val, w_val) for k, (est, (y_val, w_val)) in enumerate(zip(estimators, held))]
+        a, losses = validation_outputs(params, x, t, weights, activation, link, loss, rows=val_rows,
+                                       gather=placement.gather)
+        scores = [est._score_outputs(a[k], y_val, w_val) for k, (est, (y_val, w_val))
+                  in enumerate(zip(estimators, held))]
+        return scores, [float(v) for v in losses]
 
     return score
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import compute_sample_weight
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import (_check_partial_fit_first_call, check_classification_targets,
                                       type_of_target, unique_labels)
 from sklearn.utils.metaestimators import available_if
@@ -21,6 +23,42 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     parameters (scikit-learn's) and the parity with `sklearn.neural_network.MLPClassifier`.
     """
 
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "class_weight": [dict, list, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+                 warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, max_fun=15000, grad="autodiff", class_weight=None):
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
+            beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, grad=grad)
+        self.class_weight = class_weight
+
+    def _class_weighted(self, t, sample_weight, incremental):
+        """sample_weight times each row's class weight (class_weight as scikit-learn's
+        classifiers take it: None, "balanced" or {label: weight}; a list of dicts for
+        multilabel), as `compute_sample_weight(class_weight, y)` on all the rows given to
+        fit, before the early-stopping rows are held out (as HistGradientBoostingClassifier
+        does: the validation score is weighted alike). "balanced" is refused in
+        partial_fit, as SGDClassifier refuses it: one call's rows do not give the classes'
+        frequencies."""
+        if self.class_weight is None:
+            return sample_weight
+        if incremental and self.class_weight == "balanced":
+            raise ValueError("class_weight 'balanced' is not supported for partial_fit: pass the weights of "
+                             "compute_class_weight('balanced', classes=classes, y=y) as a dict instead.")
+        weights = compute_sample_weight(self.class_weight, self._label_binarizer.inverse_transform(t))
+        return weights if sample_weight is None else sample_weight * weights
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
@@ -35,8 +73,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _labels(self, t):
         return self._label_binarizer.inverse_transform(t)
 
-    def _score_outputs(self, a_L, y, sample_weight=None):
-        """Accuracy of a^L's classes against labels y, as `accuracy_score` computes it (the
+    def _score_finite(self, a_L, y, sample_weight=None):
+        """Accuracy of finite a^L's classes against labels y, as `accuracy_score` computes it (the
         weighted share of rows right; a multilabel row is right when all its labels are),
         without its input checks, which cost more than the score (a search scores every
         model every epoch)."""

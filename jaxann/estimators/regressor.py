@@ -57,8 +57,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _validation_link(self):
         return self.out_activation_
 
-    def _score_outputs(self, pred, y, sample_weight=None):
-        """R^2 of the predictions (a^L through the output link) against targets y."""
+    def _score_finite(self, pred, y, sample_weight=None):
+        """R^2 of finite predictions (a^L through the output link) against targets y."""
         return r2_score(y, pred.ravel() if pred.shape[1] == 1 else pred, sample_weight=sample_weight)
 
     def _validate_input(self, X, y, incremental, reset):
