@@ -40,8 +40,8 @@ def grads(params, x, y, case, activation):
     return jaxann.backprop(params, x, y, **kw), jax.grad(jaxann.loss)(params, x, y, **kw)
 
 
-# 20 random networks per test: each new shape compiles anew, which is most of the time they take
-SETTINGS = settings(deadline=None, max_examples=20, suppress_health_check=[HealthCheck.too_slow])
+# 12 random networks per test: each new shape compiles anew, which is most of the time they take
+SETTINGS = settings(deadline=None, max_examples=12, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.slow
