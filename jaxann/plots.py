@@ -259,6 +259,11 @@ def history(metrics, axes=None):
     axes[0].set_title(f"{metrics.get('dataset', {}).get('name', '')} {'-'.join(map(str, metrics.get('dataset', {}).get('sizes', [])))} "
                       f"{c['activation']}, {c['optimizer']} lr {c['lr']:g}")
     axes[1].set_title("Accuracy")
+    return _per_epoch(axes)
+
+
+def _per_epoch(axes):
+    """Axes over epochs: integer ticks, a grid, a legend."""
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
@@ -284,12 +289,7 @@ def histories(runs, axes=None):
     names = {m.get("dataset", {}).get("name") for _, m in runs} - {None}
     axes[0].set(ylabel="loss (with L2 term)", title=f"{', '.join(sorted(names)) or 'Runs'}: loss per epoch")
     axes[1].set(ylabel="accuracy", title="Accuracy per epoch (dashed: final test accuracy)")
-    for ax in axes:
-        ax.set_xlabel("epoch")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    return axes
+    return _per_epoch(axes)
 
 
 def learning_rules(result, axes=None):
