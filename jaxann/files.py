@@ -62,9 +62,8 @@ def check_writable(path, what: str = "") -> None:
         raise JaxannError(f"cannot write {path}: {e.strerror or e}") from None
     if not os.access(folder, os.W_OK):
         raise JaxannError(f"cannot write {path}: {folder} is not writable")
-    try:  # the access bits do not tell (root, read-only mounts, /proc): make a file there
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".jaxann-check-"):
-            pass
+    try:  # the access bits do not tell (root, read-only mounts, /proc): make a file there, then delete it
+        tempfile.NamedTemporaryFile(dir=folder, prefix=".jaxann-check-").close()
     except OSError as e:
         raise JaxannError(f"cannot write {path}: {e.strerror or e}") from None
 
