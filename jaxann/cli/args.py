@@ -42,24 +42,22 @@ def choice_list(choices, every: str = "all"):
     return parse
 
 
-def positive_float(text: str) -> float:
+def _positive(text: str, kind, noun: str):
     try:
-        value = float(text)
+        value = kind(text)
     except ValueError:
-        value = 0.0
+        value = 0
     if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive {noun}")
     return value
+
+
+def positive_float(text: str) -> float:
+    return _positive(text, float, "number")
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return value
+    return _positive(text, int, "integer")
 
 
 def class_weight(text: str):
