@@ -5,14 +5,18 @@
 Runs, alternating, `repeat` times each:
 - jaxann, warm: `jaxann train --dataset mnist --quiet` with a compile cache a first run filled;
 - jaxann, cold: the same with an empty compile cache (a new folder every run);
+each with `--metrics`: a cold run's say what it compiled and the seconds that took, a
+warm run's the seconds of the fit itself (its programs loaded);
 - scikit-learn: the lecture's script (read the four IDX files with NumPy, pixels / 255,
   `MLPClassifier(hidden_layer_sizes=(50,), max_iter=10, alpha=1e-4, solver='sgd',
   learning_rate_init=.1, random_state=1)`, fit, both scores).
 Prints each one's median wall-clock seconds and peak resident memory (the child's
-ru_maxrss), and jaxann's as a ratio to scikit-learn's. Nothing here asserts a time.
+ru_maxrss), jaxann's as a ratio to scikit-learn's, and a cold run's compilation against
+the fit it prepares (medians). Nothing here asserts a time.
 """
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -75,10 +79,18 @@ def main(argv=None) -> int:
         warm = dict(env, JAXANN_COMPILE_CACHE=os.path.join(root, "warm"))
         timed(jaxann, warm)  # fills the warm cache
         runs = {"jaxann (warm cache)": [], "jaxann (cold cache)": [], "scikit-learn": []}
+        cold_metrics, warm_metrics = [], []
         for i in range(args.repeat):
-            runs["jaxann (warm cache)"].append(timed(jaxann, warm))
+            metrics = os.path.join(root, f"warm{i}.json")
+            runs["jaxann (warm cache)"].append(timed([*jaxann, "--metrics", metrics], warm))
+            with open(metrics) as f:
+                warm_metrics.append(json.load(f))
             runs["scikit-learn"].append(timed(sklearn, env))
-            runs["jaxann (cold cache)"].append(timed(jaxann, dict(env, JAXANN_COMPILE_CACHE=os.path.join(root, f"cold{i}"))))
+            metrics = os.path.join(root, f"cold{i}.json")
+            runs["jaxann (cold cache)"].append(timed([*jaxann, "--metrics", metrics],
+                                                     dict(env, JAXANN_COMPILE_CACHE=os.path.join(root, f"cold{i}"))))
+            with open(metrics) as f:
+                cold_metrics.append(json.load(f))
     base = {k: statistics.median(r[k2] for r in runs["scikit-learn"]) for k, k2 in (("s", 0), ("mib", 1))}
     print(f"lecture's MNIST job, whole process, median of {args.repeat} alternating runs")
     print(f"| {'system':<20} | {'wall s':>7} | {'x sklearn':>9} | {'peak MiB':>8} | {'x sklearn':>9} | scores |")
@@ -88,6 +100,12 @@ def main(argv=None) -> int:
         mib = statistics.median(r[1] for r in results)
         scores = " / ".join(line.split(": ")[1] for line in results[-1][2].splitlines() if "set score" in line)
         print(f"| {name:<20} | {s:>7.2f} | {s / base['s']:>8.2f}x | {mib:>8.0f} | {mib / base['mib']:>8.2f}x | {scores} |")
+    # the fit a compilation prepares: a warm run's, whose programs are loaded (a cold run's
+    # fit_seconds holds the epoch's compilation)
+    compile_s = statistics.median(m["compile_seconds"] for m in cold_metrics)
+    fit_s = statistics.median(m["fit_seconds"] for m in warm_metrics)
+    print(f"cold run: compiled {', '.join(sorted(cold_metrics[-1]['compiled']))} in {compile_s:.2f} s; "
+          f"a warm run's fit {fit_s:.2f} s; compile / fit {compile_s / fit_s:.2f}x (medians)")
     return 0
 
 

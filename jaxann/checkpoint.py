@@ -53,7 +53,7 @@ from jaxann.program import initial_state
 from jaxann.rules import Stopping
 from jaxann.sweep import SweepProgress
 
-FORMAT = "jaxann-checkpoint-1"
+FORMAT = "jaxann-checkpoint-2"  # a new state layout, a new number
 MODEL_FORMAT = "jaxann-model-1"
 MODEL_KEYS = ("format", "jaxann_version", "sizes", "activation", "loss", "output", "task", "classes",
               "input_divisor", "grad", "config")
@@ -207,7 +207,7 @@ def load_checkpoint(path, config: TrainConfig, sizes) -> Progress:
     return Progress(epoch, state, history, samples_seen, Stopping(best_loss, best_score, best_params, no_improvement))
 
 
-SWEEP_FORMAT = "jaxann-sweep-checkpoint-1"
+SWEEP_FORMAT = "jaxann-sweep-checkpoint-2"
 
 
 def save_sweep(path, progress) -> Path:

@@ -108,7 +108,7 @@ class TrainConfig:
     lr_schedule: str = _loop("constant")
     power_t: float = _loop(0.5)
     momentum: float = _input(0.9)
-    nesterov: bool = True
+    nesterov: bool = _input(True)
     beta1: float = _input(0.9)
     beta2: float = _input(0.999)
     epsilon: float = _input(1e-8)

@@ -367,7 +367,7 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=No
     validation: a `Validation` (or (x_val, y_val)); without one, config.validation_fraction
         > 0 holds out that share of x (stratified, drawn from config.seed) for one, scored
         by accuracy for labels and R^2 for targets.
-    params: start from these instead of a fresh `init_mlp` (PRNG key from config.seed).
+    params: start from these instead of fresh ones (`draw_mlp` from config.seed).
     resume: continue from a `Progress` (a checkpoint's, or `FitResult.progress`): its epoch
         count, optimizer state, history and stopping-rule memory; training runs on to
         config.epochs in all.

@@ -42,48 +42,63 @@ def layer_sizes(params) -> list[int]:
     return [params[0]["W"].shape[0], *(layer["W"].shape[1] for layer in params)]
 
 
-def _init_layer(key, n_in, n_out, init, dtype):
-    key_W, key_b = jax.random.split(key)
-    if init == "glorot_uniform":
-        # scikit-learn's scheme: W and b both uniform in +-sqrt(6 / (fan_in + fan_out))
-        bound = glorot_bound(n_in, n_out)
-        W = jax.random.uniform(key_W, (n_in, n_out), dtype, -bound, bound)
-        b = jax.random.uniform(key_b, (n_out,), dtype, -bound, bound)
-    elif init == "glorot_normal":
-        # W ~ N(0, 2 / (fan_in + fan_out)), b = 0
-        W = jax.random.normal(key_W, (n_in, n_out), dtype) * (2.0 / (n_in + n_out)) ** 0.5
-        b = jnp.zeros((n_out,), dtype)
-    else:  # he_normal: W ~ N(0, 2 / fan_in), b = 0 (for ReLU layers)
-        W = jax.random.normal(key_W, (n_in, n_out), dtype) * (2.0 / n_in) ** 0.5
-        b = jnp.zeros((n_out,), dtype)
-    return {"W": W, "b": b}
+def key_words(key) -> tuple[int, ...]:
+    """The integers a key stands for: a `jax.random.key` (or a legacy uint32 key array)
+    gives its key data; an int seed s >= 0 gives (s >> 32, s & 0xFFFFFFFF), the data of
+    `jax.random.key(s)` (threefry) for s < 2**32, so init_mlp(s, ...) == init_mlp(jax.random.key(s), ...)."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        if key < 0:
+            raise JaxannError(f"seed {key} is negative; expected an integer >= 0 or jax.random.key(seed)")
+        return (int(key) >> 32 & 0xFFFFFFFF, int(key) & 0xFFFFFFFF)
+    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return tuple(int(w) for w in np.asarray(jax.random.key_data(key)).ravel())
+    if isinstance(key, (jax.Array, np.ndarray)) and key.shape == (2,) and key.dtype == np.uint32:
+        return tuple(int(w) for w in np.asarray(key))
+    raise JaxannError(f"key {key!r} is not a PRNG key; expected jax.random.key(seed) or an integer seed >= 0")
 
 
-def init_mlp(key, sizes: Sequence[int], init: str = "glorot_uniform", dtype=jnp.float32):
-    """Random parameters for a network with layer sizes [n_0, n_1, ..., n_L].
-
-    key: a `jax.random.key`, split once per layer (then into W and b).
-    sizes: at least two positive integers, input width first, output width last.
-    init: "glorot_uniform" (scikit-learn's: W and b ~ U(+-sqrt(6 / (n_in + n_out)))),
-          "glorot_normal" or "he_normal" (biases zero for the two normal schemes).
-    Returns a tuple of L dicts {"W": (n_{l-1}, n_l), "b": (n_l,)}.
-    """
-    if not (isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)) and not (
-            isinstance(key, (jax.Array, np.ndarray)) and key.shape == (2,) and key.dtype == np.uint32):
-        raise JaxannError(f"key {key!r} is not a PRNG key; expected jax.random.key(seed)")
+def draw_mlp(key, sizes: Sequence[int], init: str = "glorot_uniform", dtype=np.float32) -> tuple:
+    """`init_mlp`'s parameters as NumPy arrays, drawn on the host (nothing compiled; the
+    same numbers on every device): a NumPy generator seeded by the key's words draws
+    W^1, b^1, W^2, ... in turn, in float64, then casts to dtype."""
     sizes = list(sizes)
-    if len(sizes) < 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes):
+    if len(sizes) < 2 or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0
+                                 for n in sizes):
         raise JaxannError(
             f"sizes {sizes!r} is not a network; expected at least two positive integers "
             "[n_inputs, ..., n_outputs]"
         )
     if init not in INITS:
         raise JaxannError(f"unknown init {init!r}; expected one of: {', '.join(INITS)}")
-    keys = jax.random.split(key, len(sizes) - 1)
-    return tuple(
-        _init_layer(k, n_in, n_out, init, dtype)
-        for k, n_in, n_out in zip(keys, sizes[:-1], sizes[1:])
-    )
+    rng = np.random.default_rng(key_words(key))
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        if init == "glorot_uniform":
+            # scikit-learn's scheme: W and b both uniform in +-sqrt(6 / (fan_in + fan_out))
+            bound = glorot_bound(n_in, n_out)
+            W = rng.uniform(-bound, bound, (n_in, n_out))
+            b = rng.uniform(-bound, bound, n_out)
+        elif init == "glorot_normal":  # W ~ N(0, 2 / (fan_in + fan_out)), b = 0
+            W = rng.standard_normal((n_in, n_out)) * (2.0 / (n_in + n_out)) ** 0.5
+            b = np.zeros(n_out)
+        else:  # he_normal: W ~ N(0, 2 / fan_in), b = 0 (for ReLU layers)
+            W = rng.standard_normal((n_in, n_out)) * (2.0 / n_in) ** 0.5
+            b = np.zeros(n_out)
+        params.append({"W": W.astype(dtype), "b": b.astype(dtype)})
+    return tuple(params)
+
+
+def init_mlp(key, sizes: Sequence[int], init: str = "glorot_uniform", dtype=jnp.float32):
+    """Random parameters for a network with layer sizes [n_0, n_1, ..., n_L].
+
+    key: a `jax.random.key` or an integer seed (`key_words`); the numbers are drawn on the
+          host by NumPy (`draw_mlp`), so initialising compiles nothing.
+    sizes: at least two positive integers, input width first, output width last.
+    init: "glorot_uniform" (scikit-learn's: W and b ~ U(+-sqrt(6 / (n_in + n_out)))),
+          "glorot_normal" or "he_normal" (biases zero for the two normal schemes).
+    Returns a tuple of L dicts {"W": (n_{l-1}, n_l), "b": (n_l,)} of JAX arrays.
+    """
+    return jax.device_put(draw_mlp(key, sizes, init, jnp.dtype(dtype)))
 
 
 def init_mlp_from_random_state(rng: np.random.RandomState, sizes: Sequence[int], gain: float = 6.0,

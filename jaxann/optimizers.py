@@ -1,6 +1,6 @@
 """Gradient-descent updates as optax transformations, in scikit-learn's forms.
 
-    sgd(learning_rate, momentum, nesterov)     the lecture's momentum form
+    sgd(learning_rate, momentum, nesterov)     the lecture's momentum form (nesterov 0 or 1)
         v     <- momentum * v - learning_rate * g
         theta <- theta + v                                   (classical momentum)
         theta <- theta + momentum * v - learning_rate * g    (Nesterov, v already updated)
@@ -34,8 +34,10 @@ class VelocityState(NamedTuple):
     velocity: optax.Params  # v, one array per parameter
 
 
-def sgd(learning_rate, momentum=0.9, nesterov: bool = True) -> optax.GradientTransformation:
-    """SGD with (Nesterov) momentum in the velocity form above; updates are added to params."""
+def sgd(learning_rate, momentum=0.9, nesterov=True) -> optax.GradientTransformation:
+    """SGD with (Nesterov) momentum in the velocity form above; updates are added to params.
+    nesterov is a bool or a number (nonzero: Nesterov), so it can be an input of a compiled
+    step: one program serves both forms, each selecting its update exactly."""
 
     def init(params):
         return VelocityState(jax.tree.map(jnp.zeros_like, params))
@@ -45,7 +47,7 @@ def sgd(learning_rate, momentum=0.9, nesterov: bool = True) -> optax.GradientTra
             return momentum * v - learning_rate * g
 
         velocity = jax.tree.map(step, state.velocity, grads)
-        updates = jax.tree.map(step, velocity, grads) if nesterov else velocity
+        updates = jax.tree.map(lambda v, g: jnp.where(nesterov != 0, step(v, g), v), velocity, grads)
         return updates, VelocityState(velocity)
 
     return optax.GradientTransformation(init, update)

@@ -1,8 +1,8 @@
 """The compiled training program: optimizer, step, epoch, and the programs kept for reuse.
 
     optimizer = make_optimizer(config)             optax, hyperparameters as inputs
-    state     = initial_state(config, sizes)       parameters drawn from config.seed (one
-                                                   compiled program), a zero optimizer state
+    state     = initial_state(config, sizes)       parameters drawn from config.seed (on the
+                                                   host, `draw_mlp`), a zero optimizer state
     step      = make_step(optimizer, config)       (state, batch) -> (state, metrics)
     epoch     = make_epoch(step, rows, n)          one `jax.lax.scan` over the batches
     compiled_epoch(config, n, args)                that epoch compiled (`jaxann.compiling`),
@@ -35,7 +35,7 @@ from jaxann import compiling, optimizers
 from jaxann.deltas import autodiff, batch_magnitudes, feedback_matrices, feedback_stream, next_draw, value_and_gradient
 from jaxann.config import TrainConfig
 from jaxann.losses import reported_cost
-from jaxann.network import init_mlp, layer_sizes, objective
+from jaxann.network import draw_mlp, layer_sizes, objective
 
 
 class TrainState(NamedTuple):
@@ -72,45 +72,41 @@ class Metrics(NamedTuple):
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
     """SGD (momentum, Nesterov) or Adam in scikit-learn's forms (`jaxann.optimizers`).
 
-    `optax.inject_hyperparams` keeps the learning rate (and momentum, betas, eps) in the
+    `optax.inject_hyperparams` keeps the learning rate (and momentum, Nesterov, betas, eps) in the
     optimizer state rather than in the compiled program: a schedule changes it between
     epochs (`set_learning_rate`) without a new compilation, and models with different
     values can be vmapped together. SGD with momentum 0 is plain SGD.
     """
     dtype = jnp.dtype(config.dtype)
     if config.optimizer == "sgd":
-        return optax.inject_hyperparams(optimizers.sgd, static_args=("nesterov",), hyperparam_dtype=dtype)(
-            nesterov=config.nesterov, **hyperparameters(config))
+        return optax.inject_hyperparams(optimizers.sgd, hyperparam_dtype=dtype)(**hyperparameters(config))
     return optax.inject_hyperparams(optimizers.adam, hyperparam_dtype=dtype)(**hyperparameters(config))
 
 
 def hyperparameters(config: TrainConfig) -> dict:
-    """The optimizer's numeric settings, by the names its state keeps them under."""
+    """The optimizer's numeric settings, by the names its state keeps them under (Nesterov's
+    flag as 1.0 or 0.0: one program serves SGD with and without it)."""
     if config.optimizer == "sgd":
-        return {"learning_rate": config.lr, "momentum": config.momentum}
+        return {"learning_rate": config.lr, "momentum": config.momentum, "nesterov": float(config.nesterov)}
     return {"learning_rate": config.lr, "b1": config.beta1, "b2": config.beta2, "eps": config.epsilon}
 
 
 def initial_state(config: TrainConfig, sizes, params=None) -> TrainState:
-    """A run's state before its first step: parameters drawn by `init_mlp(jax.random.key(
-    config.seed), sizes, config.init)` in one compiled program (kept per sizes, scheme and
-    dtype: every seed and setting reuses it), or the given params cast to config.dtype on
-    the host; the optimizer state, all zeros for jaxann's optimizers, built on the host
-    from its traced shapes; the numeric inputs of the step (learning rate, momentum,
-    betas, eps, alpha) set from config, so a new value needs no new program."""
+    """A run's state before its first step: parameters drawn by `draw_mlp(config.seed,
+    sizes, config.init)` on the host (nothing compiled), or the given params cast to
+    config.dtype on the host; the optimizer state, all zeros for jaxann's optimizers,
+    built on the host from its traced shapes; the numeric inputs of the step (learning
+    rate, momentum, betas, eps, alpha) set from config, so a new value needs no new
+    program."""
     dtype = jnp.dtype(config.dtype)
     if params is None:
-        seed = (np.asarray(config.seed, np.int64 if jax.config.jax_enable_x64 else np.int32),)
-        scheme = config.init
-        draw, _ = compiling.compiled("init", lambda: lambda seed: init_mlp(jax.random.key(seed), sizes, scheme, dtype),
-                                     seed, key=(tuple(sizes), scheme, config.dtype))
-        params = draw(*seed)
+        params = draw_mlp(config.seed, sizes, config.init, dtype)
     else:
         params = jax.tree.map(lambda a: np.asarray(a, dtype), params)
     if config.optimizer == "lbfgs":  # L-BFGS's memory lives in SciPy, for one run (`jaxann.lbfgs`)
         return TrainState(params, optax.EmptyState(), np.asarray(config.alpha, dtype))
     feedback = feedback_matrices(layer_sizes(params), config.grad, config.seed, config.feedback_scale, dtype)
-    shapes = _zero_optimizer_state(config.optimizer, config.nesterov, config.dtype, tuple(layer_sizes(params)))
+    shapes = _zero_optimizer_state(config.optimizer, config.dtype, tuple(layer_sizes(params)))
     zeros = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), shapes)
     hyper = {name: np.asarray(value, dtype) for name, value in hyperparameters(config).items()}
     return TrainState(params, zeros._replace(hyperparams=hyper), np.asarray(config.alpha, dtype), feedback,
@@ -119,28 +115,16 @@ def initial_state(config: TrainConfig, sizes, params=None) -> TrainState:
 
 def initial_states(configs: list, sizes) -> TrainState:
     """K models' states before their first step (configs of one program), stacked along a
-    leading axis on the host: model i's is `initial_state(configs[i], sizes)`, its
-    parameters drawn from its seed by one vmapped program per initialisation scheme."""
-    dtype = jnp.dtype(configs[0].dtype)
-    params = [None] * len(configs)
-    for scheme in dict.fromkeys(c.init for c in configs):
-        chosen = [i for i, c in enumerate(configs) if c.init == scheme]
-        seeds = np.asarray([configs[i].seed for i in chosen], np.int64 if jax.config.jax_enable_x64 else np.int32)
-        draw, _ = compiling.compiled(
-            "init", lambda: jax.vmap(lambda seed: init_mlp(jax.random.key(seed), sizes, scheme, dtype)), (seeds,),
-            key=(tuple(sizes), scheme, configs[0].dtype, "models"))
-        drawn = jax.device_get(draw(seeds))
-        for j, i in enumerate(chosen):
-            params[i] = jax.tree.map(lambda a, j=j: a[j], drawn)
-    states = [initial_state(c, sizes, p) for c, p in zip(configs, params)]
+    leading axis on the host: model i's is `initial_state(configs[i], sizes)`."""
+    states = [initial_state(c, sizes) for c in configs]
     return jax.tree.map(lambda *leaves: np.stack(leaves), *states)
 
 
 @functools.lru_cache(maxsize=64)
-def _zero_optimizer_state(optimizer: str, nesterov: bool, dtype: str, sizes: tuple):
+def _zero_optimizer_state(optimizer: str, dtype: str, sizes: tuple):
     """The shapes of the optimizer state of parameters of these sizes (traced once per kind
     and sizes: a sweep's models share them)."""
-    config = TrainConfig(optimizer=optimizer, nesterov=nesterov, dtype=dtype)
+    config = TrainConfig(optimizer=optimizer, dtype=dtype)
     shapes = tuple({"W": jax.ShapeDtypeStruct((n_in, n_out), dtype), "b": jax.ShapeDtypeStruct((n_out,), dtype)}
                    for n_in, n_out in zip(sizes[:-1], sizes[1:]))
     return jax.eval_shape(make_optimizer(config).init, shapes)

@@ -94,9 +94,9 @@ def test_every_compilation_of_a_run_is_one_the_report_counts(tmp_path):
     assert r.returncode == 0, r.stderr
     logged = re.findall(r"Finished XLA compilation of jit\((\w+)\) in ([0-9.e-]+) sec", r.stderr)
     report = json.loads(metrics.read_text())
-    # initialisation, the epoch, and the scores of the validation, training and test rows
-    # (three row counts); nothing else compiles, and every one is counted
-    assert sorted(name for name, _ in logged) == sorted(report["compiled"]) == ["epoch", "init"] + ["scores"] * 3
+    # the epoch and the scores of the validation, training and test rows (three row counts);
+    # nothing else compiles (the initial weights are drawn on the host), and every one is counted
+    assert sorted(name for name, _ in logged) == sorted(report["compiled"]) == ["epoch"] + ["scores"] * 3
     assert report["compile_seconds"] >= sum(float(s) for _, s in logged)
 
 
@@ -104,8 +104,9 @@ def test_a_run_that_ends_at_chance_level_warns_and_exits_3(capsys):
     # lr 50 with cross-entropy: the loss stays finite (about 4e3) but nothing is learned
     assert main(["train", "--lr", "50", "--epochs", "3", "--quiet"]) == 3
     captured = capsys.readouterr()
-    assert "Training set score: 0.10" in captured.out
-    assert captured.err.startswith("jaxann train: warning: training ended at chance level (training accuracy 0.10")
+    # measured: 0.0987 (the commonest class is 0.1017 of the rows)
+    assert "Training set score: 0.09" in captured.out
+    assert captured.err.startswith("jaxann train: warning: training ended at chance level (training accuracy 0.09")
 
 
 def test_unwritable_outputs_are_refused_before_training(tmp_path, capsys):
@@ -121,7 +122,7 @@ def test_run_files_get_the_mode_open_would_give(tmp_path):
     from jaxann.files import FILE_MODE
 
     out = tmp_path / "run"
-    assert main(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--out", str(out),
+    assert main(["train", "--epochs", "1", "--hidden", "8", "--quiet", "--out", str(out),
                  "--metrics", str(tmp_path / "m.json")]) == 0
     for path in (*out.iterdir(), tmp_path / "m.json"):
         assert path.stat().st_mode & 0o777 == FILE_MODE, path  # 0644 under umask 022, as the PNG always had
@@ -150,15 +151,15 @@ def test_a_reader_that_goes_away_gets_no_traceback():
 
 def test_a_folder_that_holds_a_run_is_refused_unless_resumed_or_overwritten(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--out", str(out)]) == 0
+    assert main(["train", "--epochs", "1", "--hidden", "8", "--quiet", "--out", str(out)]) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert main(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--seed", "2", "--out", str(out)]) == 2
+    assert main(["train", "--epochs", "1", "--hidden", "8", "--quiet", "--seed", "2", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err == (f"jaxann train: error: {out} already holds a run (checkpoint.npz, params.npz, metrics.json, "
                    "loss_curve.png); pass --resume to continue it or --overwrite to replace it, or choose "
                    "another --out folder\n")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # untouched
-    assert main(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--seed", "2", "--out", str(out),
+    assert main(["train", "--epochs", "5", "--hidden", "8", "--quiet", "--seed", "2", "--out", str(out),
                  "--overwrite", "--batch-size", "5000"]) == 0
     err = capsys.readouterr().err
     assert "Removed" in err

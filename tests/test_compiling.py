@@ -31,8 +31,8 @@ def test_a_later_process_loads_the_stored_programs_and_trains_bit_for_bit(tmp_pa
     store = tmp_path / "programs"
     first, _ = train(tmp_path, "first", store=store)
     stored = sorted(path.name.split("-")[0] for path in store.iterdir())
-    # initialisation, the epoch, one scoring program per row count scored (training, test)
-    assert sorted(first["compiled"]) == stored == ["epoch", "init", "scores", "scores"]
+    # the epoch, one scoring program per row count scored (training, test)
+    assert sorted(first["compiled"]) == stored == ["epoch", "scores", "scores"]
     assert first["loaded"] == []
     second, log = train(tmp_path, "second", store=store)
     assert second["compiled"] == [] and second["compile_seconds"] == 0.0
@@ -48,19 +48,19 @@ def test_a_damaged_stored_program_is_compiled_and_stored_again(tmp_path, monkeyp
     monkeypatch.setattr(compiling, "_KEPT", OrderedDict())
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(17, 3)), rng.integers(0, 3, size=17)
-    config = TrainConfig(hidden=(4,), epochs=3, batch_size=5)
+    config = TrainConfig(hidden=(4,), epochs=3, batch_size=5, validation_fraction=0.2)
     first = fit(config, x, y)
-    assert first.compiled == ["init", "epoch"] and first.loaded == []
+    assert first.compiled == ["epoch", "scores"] and first.loaded == []
     files = sorted(tmp_path.iterdir())
-    assert [f.name.split("-")[0] for f in files] == ["epoch", "init"]
+    assert [f.name.split("-")[0] for f in files] == ["epoch", "scores"]
     files[0].write_bytes(files[0].read_bytes()[:200])  # cut short
     files[1].write_bytes(b"something else entirely")
     compiling.forget()
     again = fit(config, x, y)
-    assert again.compiled == ["init", "epoch"] and again.loaded == []
+    assert again.compiled == ["epoch", "scores"] and again.loaded == []
     compiling.forget()
     loaded = fit(config, x, y)
-    assert loaded.compiled == [] and loaded.loaded == ["init", "epoch"]
+    assert loaded.compiled == [] and loaded.loaded == ["epoch", "scores"]
     assert first.history.loss == again.history.loss == loaded.history.loss
     for a, b in zip(jax.tree.leaves(first.params), jax.tree.leaves(loaded.params)):
         np.testing.assert_array_equal(a, b)
@@ -90,7 +90,7 @@ def test_a_cache_the_user_configured_is_left_in_charge(tmp_path):
     out = run_python("import jax; jax.config.update('jax_compilation_cache_dir', %r)\n" % str(theirs) + FIT +
                      "result = fit_once(); print(result.compiled, result.loaded, compiling.store_folder())",
                      JAXANN_COMPILE_CACHE=str(store))
-    assert out.split() == ["['init',", "'epoch']", "[]", "None"] and not store.exists()
+    assert out.split() == ["['epoch']", "[]", "None"] and not store.exists()
 
 
 def test_a_program_that_jax_own_cache_handed_back_is_never_stored(tmp_path):
@@ -101,13 +101,13 @@ def test_a_program_that_jax_own_cache_handed_back_is_never_stored(tmp_path):
         "jax.config.update('jax_compilation_cache_dir', %r)\n" % str(theirs) +
         "jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)\n"
         "jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)\n" + FIT +
-        "fit_once()\n"  # compiled: JAX's cache now holds both programs
+        "fit_once()\n"  # compiled: JAX's cache now holds the program
         "jax.clear_caches()\n"
         "compiling.store_folder = lambda: %r\n" % str(store) +
         "result = fit_once()\n"  # JAX's cache answers; jaxann's store would otherwise take them
         "print(result.compiled, result.loaded)",
         JAXANN_COMPILE_CACHE=str(store))
-    assert out.split() == ["['init',", "'epoch']", "[]"]
+    assert out.split() == ["['epoch']", "[]"]
     assert any(theirs.iterdir()) and not store.exists()
 
 
@@ -184,17 +184,19 @@ def test_the_store_keeps_its_size_removing_the_programs_used_longest_ago(tmp_pat
     monkeypatch.setenv("JAXANN_COMPILE_CACHE", str(tmp_path))
     monkeypatch.setattr(compiling, "_KEPT", OrderedDict())
     x, y = np.random.default_rng(0).normal(size=(17, 3)), np.arange(17) % 3
-    fit(TrainConfig(hidden=(4,), epochs=1, batch_size=5), x, y)
+    fit(TrainConfig(hidden=(4,), epochs=1, batch_size=5, validation_fraction=0.3), x, y)
     files = compiling.stored_programs(tmp_path)
     sizes = {p.name.split("-")[0]: p.stat().st_size for p in files}
-    assert sorted(sizes) == ["epoch", "init"]
-    os.utime(next(p for p in files if p.name.startswith("init")), (1, 1))  # used long ago
-    # room for the two programs but not three: the next one stored pushes out the oldest (init)
-    monkeypatch.setenv("JAXANN_COMPILE_CACHE_MAX", str(sum(sizes.values()) + sizes["epoch"] // 2))
+    assert sorted(sizes) == ["epoch", "scores"]
+    os.utime(next(p for p in files if p.name.startswith("scores")), (1, 1))  # used long ago
+    # room for two epoch programs (theirs differ by a few hundred bytes) and half the scores
+    # program: the next epoch program stored pushes out the oldest (scores), and only it
+    limit = 2 * sizes["epoch"] + sizes["scores"] // 2
+    monkeypatch.setenv("JAXANN_COMPILE_CACHE_MAX", str(limit))
     fit(TrainConfig(hidden=(4,), epochs=1, batch_size=6), x, y)
     names = [p.name.split("-")[0] for p in compiling.stored_programs(tmp_path)]
     assert names == ["epoch", "epoch"], names
-    assert compiling.store_limit() == sum(sizes.values()) + sizes["epoch"] // 2
+    assert compiling.store_limit() == limit
     monkeypatch.setenv("JAXANN_COMPILE_CACHE_MAX", "2G")
     assert compiling.store_limit() == 2 << 30
     monkeypatch.setenv("JAXANN_COMPILE_CACHE_MAX", "lots")

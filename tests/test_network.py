@@ -100,7 +100,35 @@ def test_x_of_the_wrong_width_is_refused(x_shape):
         jaxann.forward(hand_params(), jnp.zeros(x_shape))
 
 
-def test_a_key_that_is_not_a_key_is_refused():
-    with pytest.raises(jaxann.JaxannError, match=r"key 5 is not a PRNG key; expected jax.random.key\(seed\)"):
-        jaxann.init_mlp(5, [3, 2])
-    assert jaxann.init_mlp(jax.random.PRNGKey(0), [3, 2])[0]["W"].shape == (3, 2)  # legacy keys work too
+@pytest.mark.parametrize("key", ["five", 2.5, -1, np.zeros(3, np.uint32)])
+def test_a_key_that_is_not_a_key_is_refused(key):
+    with pytest.raises(jaxann.JaxannError, match=r"expected (jax.random.key\(seed\)|an integer >= 0)"):
+        jaxann.init_mlp(key, [3, 2])
+
+
+def test_an_integer_seed_draws_what_its_jax_key_draws():
+    # seed s and jax.random.key(s) stand for the same words (s >> 32, s & 0xFFFFFFFF)
+    for seed in (0, 1, 2**31 + 7):
+        a, b = jaxann.init_mlp(seed, [5, 4, 3]), jaxann.init_mlp(jax.random.key(seed), [5, 4, 3])
+        for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+            np.testing.assert_array_equal(u, v)
+    legacy = jaxann.init_mlp(jax.random.PRNGKey(1), [5, 4, 3])  # a raw uint32 key array works too
+    np.testing.assert_array_equal(legacy[0]["W"], jaxann.init_mlp(1, [5, 4, 3])[0]["W"])
+    assert not np.array_equal(jaxann.init_mlp(0, [5, 4, 3])[0]["W"], legacy[0]["W"])
+
+
+def test_initialising_compiles_nothing():
+    # drawn on the host by NumPy: no program is compiled for any size, and a run's first
+    # state (initial_state) is built from it without compiling either
+    from jaxann.program import initial_state
+    from jaxann.train import TrainConfig
+
+    compiled = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, seconds, **kw: compiled.append(event) if event.endswith("backend_compile_duration") else None)
+    jax.jit(lambda v: v + 1)(np.float32(1.0))  # the listener hears a compilation
+    assert compiled
+    compiled.clear()
+    jaxann.init_mlp(3, [37, 29, 5])
+    state = initial_state(TrainConfig(hidden=(31,), init="he_normal"), [41, 31, 7])
+    assert compiled == [] and state.params[0]["W"].shape == (41, 31)
