@@ -1,6 +1,6 @@
 """Hyperparameter search, whole processes side by side.
 
-    python benchmarks/search.py [--repeat 3]                 the grid search (CPU row)
+    python benchmarks/search.py [--repeat 3] [--n-jobs 1 2]   the grid search (CPU row)
     python benchmarks/search.py --study [--trials 256 --data-dir PATH/TO/mnist --json FILE]
                                                               an Optuna study, K = 1 vs K = 64 (GPU row)
 
@@ -9,8 +9,9 @@ the lecture's network (50 relu units, sgd with Nesterov momentum, max_iter 50, e
 stopping, random_state 1), run as a whole process by (a) `jaxann.model_selection.
 GridSearchCV` over jaxann's MLPClassifier, (b) scikit-learn's GridSearchCV over jaxann's
 MLPClassifier (each fit alone), (c) scikit-learn's GridSearchCV over scikit-learn's
-MLPClassifier; alternated, each jaxann process first with an empty program store (a
-user's first run) and then with the store that run filled (every later run). Prints
+MLPClassifier, each with every --n-jobs given; alternated, each jaxann process first
+with an empty program store (a user's first run) and then with the store that run
+filled (every later run). Prints
 median wall-clock seconds, the ratio to (c), and each search's best score and settings.
 
 Study: `jaxann tune` on MNIST (digits where it is absent) over lr, alpha, hidden and
@@ -39,7 +40,7 @@ import warnings
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
-SEARCHER, ESTIMATOR = SYSTEM
+SEARCHER, ESTIMATOR, N_JOBS = SYSTEM
 GridSearchCV = __import__(SEARCHER, fromlist=["GridSearchCV"]).GridSearchCV
 MLPClassifier = __import__(ESTIMATOR, fromlist=["MLPClassifier"]).MLPClassifier
 X, y = load_digits(return_X_y=True)
@@ -48,7 +49,7 @@ mlp = MLPClassifier(hidden_layer_sizes=(50,), solver="sgd", max_iter=50, early_s
 grid = {"alpha": [1e-4, 1e-3, 1e-2], "learning_rate_init": [0.1, 0.03, 0.01]}
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
-    search = GridSearchCV(mlp, grid, cv=5).fit(X, y)
+    search = GridSearchCV(mlp, grid, cv=5, n_jobs=N_JOBS).fit(X, y)
 print("best %.4f %s" % (search.best_score_, search.best_params_))
 """
 
@@ -57,6 +58,17 @@ SYSTEMS = {
     "scikit-learn GridSearchCV, jaxann MLPClassifier": ("sklearn.model_selection", "jaxann"),
     "scikit-learn GridSearchCV, scikit-learn MLPClassifier": ("sklearn.model_selection", "sklearn.neural_network"),
 }
+
+
+def systems(n_jobs: list) -> dict:
+    """Each system of SYSTEMS with each n_jobs (named with it unless it is the only one 1),
+    scikit-learn's own last: the reference."""
+    named = {}
+    for name, (searcher, estimator) in SYSTEMS.items():
+        for jobs in n_jobs:
+            label = name if n_jobs == [1] else name.replace("GridSearchCV", f"GridSearchCV(n_jobs={jobs})")
+            named[label] = (searcher, estimator, jobs)
+    return named
 
 
 def environment():
@@ -83,11 +95,12 @@ def timed(command, env) -> tuple[float, str]:
 def grid_search(args) -> dict:
     env = environment()
     print(f"BLAS: {blas_kernel(env)}")
-    runs = {name: [] for name in SYSTEMS}
-    later = {name: [] for name in SYSTEMS if SYSTEMS[name][1] == "jaxann"}
+    compared = systems(args.n_jobs)
+    runs = {name: [] for name in compared}
+    later = {name: [] for name in compared if compared[name][1] == "jaxann"}
     with tempfile.TemporaryDirectory() as root:
         for i in range(args.repeat):
-            for name, system in SYSTEMS.items():  # alternated, one of each per round
+            for name, system in compared.items():  # alternated, one of each per round
                 command = [sys.executable, "-c", f"SYSTEM = {system!r}\n" + SEARCH]
                 if system[1] == "jaxann":
                     store = dict(env, JAXANN_COMPILE_CACHE=os.path.join(root, f"store-{len(runs[name])}-{i}"))
@@ -95,15 +108,15 @@ def grid_search(args) -> dict:
                     later[name].append(timed(command, store))  # the store it filled
                 else:
                     runs[name].append(timed(command, env))
-    reference = statistics.median(s for s, _ in runs[list(SYSTEMS)[-1]])
-    print(f"| {'system (digits, 3 x 3 grid x 5 folds, max_iter 50)':<55} | first run s | later runs s | best score |")
-    print(f"| {'-' * 55} | ----------- | ------------ | ---------- |")
+    reference = statistics.median(s for s, _ in runs[list(compared)[-1]])
+    print(f"| {'system (digits, 3 x 3 grid x 5 folds, max_iter 50)':<65} | first run s | later runs s | best score |")
+    print(f"| {'-' * 65} | ----------- | ------------ | ---------- |")
     table = {}
-    for name in SYSTEMS:
+    for name in compared:
         first = statistics.median(s for s, _ in runs[name])
         again = statistics.median(s for s, _ in later[name]) if name in later else None
         cell = f"{again:.2f} ({again / reference:.2f}x)" if again is not None else "-"
-        print(f"| {name:<55} | {first:.2f} ({first / reference:.2f}x) | {cell} | {runs[name][-1][1]} |")
+        print(f"| {name:<65} | {first:.2f} ({first / reference:.2f}x) | {cell} | {runs[name][-1][1]} |")
         table[name] = {"first_run_s": first, "later_runs_s": again, "output": runs[name][-1][1],
                        "first_runs": [s for s, _ in runs[name]], "later_runs": [s for s, _ in later.get(name, [])]}
     return {"grid_search": table}
@@ -133,6 +146,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--study", action="store_true", help="the Optuna study instead of the grid search")
+    parser.add_argument("--n-jobs", type=int, nargs="+", default=[1],
+                        help="the searches' n_jobs to compare (each system runs with each)")
     parser.add_argument("--trials", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--k", type=int, nargs="+", default=[1, 64], help="trials per program to compare")

@@ -141,19 +141,6 @@ def get_loss(name: str) -> Loss:
         raise JaxannError(f"unknown loss {name!r}; expected one of: {', '.join(LOSSES)}") from None
 
 
-def random_targets(key, loss: str, m: int, n_out: int, dtype):
-    """m random targets of the kind `loss` takes, for gradient checks: class labels (m,)
-    for cross_entropy; rows (m, n_out) of 0/1 indicators for binary_cross_entropy, of
-    counts (Poisson, mean 2) for poisson, of standard normal values otherwise."""
-    if loss == "cross_entropy":
-        return jax.random.randint(key, (m,), 0, n_out)
-    if loss == "binary_cross_entropy":
-        return jax.random.bernoulli(key, 0.5, (m, n_out)).astype(dtype)
-    if loss == "poisson":
-        return jax.random.poisson(key, 2.0, (m, n_out)).astype(dtype)
-    return jax.random.normal(key, (m, n_out), dtype)
-
-
 def one_hot(labels, n_out: int, dtype):
     """Rows (m, n_out) with a 1 in each label's column: NumPy for labels on the host (no
     device program), `jax.nn.one_hot` for traced ones."""

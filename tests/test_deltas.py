@@ -15,14 +15,28 @@ import jaxann
 from jaxann.activations import ACTIVATIONS, SMOOTH
 from jaxann.deltas import example_gradient
 from jaxann.gradcheck import gradcheck, relative_error
-from jaxann.losses import LOSSES, as_targets, random_targets
+from jaxann.losses import LOSSES, as_targets
+
+
+def random_targets(rng, loss: str, m: int, n_out: int, dtype):
+    """m random targets of the kind `loss` takes: class labels (m,) for cross_entropy; rows
+    (m, n_out) of 0/1 indicators for binary_cross_entropy, of counts (Poisson, mean 2) for
+    poisson, of standard normal values otherwise."""
+    if loss == "cross_entropy":
+        return rng.integers(0, n_out, m)
+    if loss == "binary_cross_entropy":
+        return (rng.random((m, n_out)) < 0.5).astype(dtype)
+    if loss == "poisson":
+        return rng.poisson(2.0, (m, n_out)).astype(dtype)
+    return rng.standard_normal((m, n_out)).astype(dtype)
 
 
 def make_case(seed, sizes, m, loss, dtype):
-    k_p, k_x, k_y = jax.random.split(jax.random.key(seed), 3)
-    params = jaxann.init_mlp(k_p, sizes, dtype=dtype)
-    x = jax.random.normal(k_x, (m, sizes[0]), dtype)
-    return params, x, random_targets(k_y, loss, m, sizes[-1], dtype)
+    """A network, m input rows and targets, all drawn on the host from seed (nothing compiles)."""
+    rng = np.random.default_rng(seed)
+    params = jaxann.init_mlp(seed, sizes, dtype=dtype)
+    x = rng.standard_normal((m, sizes[0])).astype(dtype)
+    return params, x, random_targets(rng, loss, m, sizes[-1], dtype)
 
 
 def cases(max_depth, max_width, max_batch):
@@ -35,9 +49,14 @@ def cases(max_depth, max_width, max_batch):
     })
 
 
+# jax.grad of the cost as one compiled program (op by op, each operation of a new shape
+# would compile on its own)
+_autodiff = jax.jit(jax.grad(jaxann.loss), static_argnames=("activation", "loss"))
+
+
 def grads(params, x, y, case, activation):
     kw = dict(activation=activation, loss=case["loss"], alpha=case["alpha"])
-    return jaxann.backprop(params, x, y, **kw), jax.grad(jaxann.loss)(params, x, y, **kw)
+    return jaxann.backprop(params, x, y, **kw), _autodiff(params, x, y, **kw)
 
 
 # 12 random networks per test: each new shape compiles anew, which is most of the time they take
@@ -75,7 +94,7 @@ def test_finite_differences_agree_with_autodiff(case, activation):
     with jax.enable_x64(True):
         params, x, y = make_case(case["seed"], case["sizes"], case["m"], case["loss"], jnp.float64)
         kw = dict(activation=activation, loss=case["loss"], alpha=case["alpha"])
-        g_ad = jax.grad(jaxann.loss)(params, x, y, **kw)
+        g_ad = _autodiff(params, x, y, **kw)
         g_fd = gradcheck(params, x, y, fd=("entries",), eps=1e-6, **kw).fd.entries
         # central differences with eps 1e-6: truncation ~1e-12, rounding ~1e-16 |C| / eps
         assert relative_error(g_fd, g_ad) <= 1e-6
