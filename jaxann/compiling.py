@@ -341,6 +341,13 @@ def _store(path: Path, program, key: bytes) -> None:
         return  # a read-only or full disk: the store is a cache, the run goes on
 
 
+def precision(dtype):
+    """The scope jaxann's own programs run in for floats of dtype: inside
+    `jax.enable_x64(True)` for float64 (whatever the process's global setting, which it
+    leaves alone), nothing for float32."""
+    return jax.enable_x64(True) if np.dtype(dtype) == np.float64 else contextlib.nullcontext()
+
+
 def compiled(name: str, build, args: tuple, key=()):
     """The program build() compiled for args (kept, stored and reused), and the seconds
     compiling took (0 when it was kept or loaded). key: what build's function depends on

@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from jaxann.deltas import FEEDBACK_RULES
+from jaxann.compiling import precision
 from jaxann.config import GRADS, TrainConfig
 from jaxann.inputs import validation_rows
 from jaxann.loop import History, Progress, Validation, fit, iteration_line, start
@@ -61,6 +62,7 @@ class _BaseMLP(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "grad": [StrOptions(set(GRADS))],
+        "dtype": [None, StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
@@ -68,7 +70,7 @@ class _BaseMLP(BaseEstimator):
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, grad="autodiff"):
+                 n_iter_no_change=10, max_fun=15000, grad="autodiff", dtype=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -93,6 +95,7 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.grad = grad
+        self.dtype = dtype
 
     # --- the pieces subclasses supply -------------------------------------------------------
     # _validate_input(X, y, incremental, reset) -> X, y (2-D float targets)
@@ -153,13 +156,20 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def _params(self):
-        """coefs_ / intercepts_ as the parameter tree, float64 ones in float32 when x64 is
-        off (as training had them); cast on the host, so no device program runs."""
-        def host(a):
-            a = np.asarray(a)
-            return a.astype(np.float32) if a.dtype == np.float64 and not jax.config.jax_enable_x64 else a
+        """coefs_ / intercepts_ as the parameter tree in the precision the estimator trains
+        and predicts in (`_precision`); cast on the host, so no device program runs."""
+        dtype = self._precision()
+        return tuple({"W": np.asarray(W, dtype), "b": np.asarray(b, dtype)}
+                     for W, b in zip(self.coefs_, self.intercepts_))
 
-        return tuple({"W": host(W), "b": host(b)} for W, b in zip(self.coefs_, self.intercepts_))
+    def _precision(self, X=None) -> str:
+        """The float type of the estimator's arithmetic: the dtype parameter, else the
+        input's (float64 input trains in float64, float32 in float32, as scikit-learn's);
+        for a fitted estimator asked without X, that of its weights. Float64 runs inside
+        `jaxann.compiling.precision`, so JAX's global x64 setting is never needed."""
+        if self.dtype is not None:
+            return np.dtype(self.dtype).name
+        return np.dtype(X.dtype if X is not None else np.asarray(self.coefs_[0]).dtype).name
 
     def _hidden(self) -> list[int]:
         sizes = self.hidden_layer_sizes
@@ -266,12 +276,12 @@ class _BaseMLP(BaseEstimator):
         y = y.reshape(-1, 1) if y.ndim == 1 else y
         layer_units = [X.shape[1], *hidden, y.shape[1]]
         rng = check_random_state(self.random_state)
+        dtype = self._precision(X)
         if first_pass:
-            self._initialize(y, layer_units, X.dtype, rng)
+            self._initialize(y, layer_units, dtype, rng)
         elif [W.shape for W in self.coefs_] != list(zip(layer_units[:-1], layer_units[1:])):
             raise ValueError(f"the network {[c.shape for c in self.coefs_]} fitted before does not "
                              f"match layer sizes {layer_units}; fit it anew (warm_start=False)")
-        dtype = "float64" if X.dtype == np.float64 and jax.config.jax_enable_x64 else "float32"
         if self.solver == "lbfgs":
             config = replace(self._config(hidden, X.shape[0], int(self.max_iter), dtype), max_fun=int(self.max_fun))
             return Plan(config, X, y, sample_weight, None, None, None, None)
@@ -282,11 +292,18 @@ class _BaseMLP(BaseEstimator):
             train, val = self._hold_out(y, rng)
         n_train = X.shape[0] if train is None else train.shape[0]
         config = self._config(hidden, n_train, 1 if incremental else int(self.max_iter), dtype)
-        return Plan(config, X, y, sample_weight, train, val, self._resume(config, incremental),
-                    _ReshuffledOrder(rng, n_train, self.shuffle), incremental)
+        with precision(dtype):
+            resume = self._resume(config, incremental)
+        return Plan(config, X, y, sample_weight, train, val, resume, _ReshuffledOrder(rng, n_train, self.shuffle),
+                    incremental)
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         plan = self._plan(X, y, sample_weight, incremental)
+        with precision(plan.config.dtype):
+            return self._train(plan)
+
+    def _train(self, plan: "Plan"):
+        """Train a planned fit and finish it (inside its precision's scope)."""
         if plan.config.optimizer == "lbfgs":
             return self._fit_lbfgs(plan)
         x, t, w = plan.training()
@@ -336,7 +353,7 @@ class _BaseMLP(BaseEstimator):
 
     def _finish(self, plan: "Plan", result):
         """The fitted attributes from a training result, and scikit-learn's messages."""
-        self._store(result, plan.x.dtype)
+        self._store(result, plan.config.dtype)
         history = result.history
         if self.verbose and history.stopped:
             print(history.stopped[0].upper() + history.stopped[1:] + ". Stopping.")
@@ -357,13 +374,13 @@ class _BaseMLP(BaseEstimator):
                      params=self._params, callback=log)
         self.n_iter_ = _check_optimize_result("lbfgs", result.lbfgs.scipy, self.max_iter)
         self.loss_ = result.lbfgs.loss
-        self._set_weights(result.params, plan.x.dtype)
+        self._set_weights(result.params, plan.config.dtype)
         if not all(np.isfinite(a).all() for a in (*self.coefs_, *self.intercepts_)):
             raise ValueError(NON_FINITE)
         return self
 
     def _set_weights(self, params, dtype):
-        """coefs_ and intercepts_ from a parameter tree, as NumPy in the input's dtype."""
+        """coefs_ and intercepts_ from a parameter tree, as NumPy in the dtype trained in."""
         self.coefs_ = [np.asarray(layer["W"]).astype(dtype, copy=False) for layer in params]
         self.intercepts_ = [np.asarray(layer["b"]).astype(dtype, copy=False) for layer in params]
 
@@ -446,15 +463,15 @@ class _BaseMLP(BaseEstimator):
         equal this estimator's to float rounding, and scikit-learn's own tools (pickling,
         ONNX converters) take it from there; the stochastic solvers' record (loss_curve_,
         validation_scores_, best_loss_, best_validation_score_, t_) comes along.
-        grad and class_weight are jaxann's alone: a model trained by another rule predicts
-        as any other, and a warm-started fit in scikit-learn continues by backpropagation,
-        its rows unweighted by class. (A `jaxann.model.
+        grad, class_weight and dtype are jaxann's alone: a model trained by another rule
+        predicts as any other, and a warm-started fit in scikit-learn continues by
+        backpropagation, its rows unweighted by class, in its input's precision. (A `jaxann.model.
         Model` whose activation or loss scikit-learn lacks is refused by `from_model`
         before it gets here.)"""
         from sklearn import neural_network
 
         check_is_fitted(self)
-        params = {k: v for k, v in self.get_params(deep=False).items() if k not in ("grad", "class_weight")}
+        params = {k: v for k, v in self.get_params(deep=False).items() if k not in ("grad", "class_weight", "dtype")}
         theirs = getattr(neural_network, type(self).__name__)(**params)
         theirs.coefs_ = [np.array(W) for W in self.coefs_]
         theirs.intercepts_ = [np.array(b) for b in self.intercepts_]
@@ -527,7 +544,8 @@ class _BaseMLP(BaseEstimator):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False)
         if hasattr(X, "toarray"):
             X = X.toarray()
-        a_L = outputs(self._params, X, ACTIVATION_NAMES[self.activation], link=self.out_activation_)
+        with precision(self._precision()):
+            a_L = outputs(self._params, X, ACTIVATION_NAMES[self.activation], link=self.out_activation_)
         return a_L.astype(X.dtype, copy=False)  # in the input's precision, as scikit-learn
 
 

@@ -32,6 +32,7 @@ import jax
 import joblib
 import numpy as np
 
+from jaxann.compiling import precision
 from jaxann.estimators.base import ACTIVATION_NAMES, Plan, _BaseMLP
 from jaxann.inputs import check_sample_weight
 from jaxann.loop import FitResult, History, Member, Round, Stack, run_epochs
@@ -77,7 +78,8 @@ def fit_together(requests: list) -> list:
         # one copy of their rows on the device
         sources = [(*map(id, requests[i][1:]), repr(getattr(requests[i][0], "class_weight", None)))
                    for i in indices]
-        _train([outcomes[i] for i in indices], [plans[i] for i in indices], sources)
+        with precision(plans[indices[0]].config.dtype):
+            _train([outcomes[i] for i in indices], [plans[i] for i in indices], sources)
     return outcomes
 
 
