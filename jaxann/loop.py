@@ -302,7 +302,14 @@ def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, ro
     while not all(m.done for m in members):
         t_round = time.perf_counter()
         training = [not m.done for m in members]
-        new, packed = epoch(*args)
+        try:
+            new, packed = epoch(*args)
+        except Exception:
+            # under jax_debug_nans the compiled epoch itself stops at a NaN: replay it op by op
+            # to name the operation (FloatingPointError), else let the error out as it came
+            if not stack.stacked:
+                _replay_for_nans(config, rounds.n, stack.placement, state, rounds.data, rows)
+            raise
         # while the device runs the round: the next one's orders, for the models that go on
         ahead = rounds.orders(members, 1) if rounds.ahead else None
         # the round's one read-back: each model's loss, (the weight of) the rows right and in
