@@ -198,8 +198,8 @@ class TrainConfig:
         rates = self.dropout if isinstance(self.dropout, tuple) else (self.dropout,)
         need((not isinstance(self.dropout, tuple) or len(rates) == len(self.hidden)) and all(
             isinstance(p, Real) and not isinstance(p, bool) and 0 <= p < 1 for p in rates),
-             f"dropout {self.dropout!r} must be a rate in [0, 1), or one per hidden layer "
-             f"({len(self.hidden)} rates for hidden {list(self.hidden)})")
+             f"dropout {self.dropout!r} must be a rate in [0, 1), or one such rate per hidden layer "
+             f"({len(self.hidden)} for hidden {list(self.hidden)})")
         weights = self.class_weight
         need(weights in (None, "balanced") or (isinstance(weights, dict) and all(
             k >= 0 and math.isfinite(v) and v >= 0 for k, v in weights.items())),
