@@ -48,7 +48,7 @@ def scaled_masks(rates, stream, rows: int, widths, dtype) -> tuple:
     """d^l = m^l / (1 - p_l) for the hidden layers of widths n_1 .. n_{L-1}, each (rows, n_l),
     for the step the stream (key, count) stands at: layer l's two words are
     a = mix(mix(count ^ key_0) + l), b = mix(a ^ key_1)."""
-    key, count = stream
+    key, count = jnp.asarray(stream[0]), jnp.asarray(stream[1])  # uint32 arithmetic wraps, on host arrays too
     step = _mix(count ^ key[0])
     masks = []
     for l, (p, n) in enumerate(zip(rates, widths), start=1):
