@@ -5,7 +5,7 @@ Each field says, in its metadata, which part of training reads it:
     program  the compiled epoch is built from it (architecture, optimizer kind, gradient
              source, batch size, dtype): a new value needs a new program
     input    a number the compiled epoch reads from its arguments (learning rate, momentum,
-             Adam's betas and eps, alpha): a new value reuses the program
+             Adam's betas and eps, alpha, dropout rates): a new value reuses the program
     loop     read only by the host loop between epochs (epochs, seed, stopping rule,
              schedule, shuffling, initialisation)
 
