@@ -5,7 +5,7 @@ Each field says, in its metadata, which part of training reads it:
     program  the compiled epoch is built from it (architecture, optimizer kind, gradient
              source, batch size, dtype): a new value needs a new program
     input    a number the compiled epoch reads from its arguments (learning rate, momentum,
-             Adam's betas and eps, alpha): a new value reuses the program
+             Adam's betas and eps, alpha, dropout rates): a new value reuses the program
     loop     read only by the host loop between epochs (epochs, seed, stopping rule,
              schedule, shuffling, initialisation)
 
@@ -20,6 +20,7 @@ runs), so the command line can build its flags from `TrainConfig`'s defaults at 
 from __future__ import annotations
 
 import math
+from numbers import Real
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from jaxann.errors import JaxannError
@@ -62,6 +63,18 @@ def parse_class_weight(text: str):
         raise ValueError(f"{text!r} is not 'balanced', 'none' or LABEL=WEIGHT pairs (e.g. 0=2,1=0.5)") from None
 
 
+def parse_dropout(text: str):
+    """A dropout from its text form (the command line's, a settings file's): '0.2' -> 0.2
+    (every hidden layer), '0.2,0.1' -> (0.2, 0.1) (one rate per hidden layer). ValueError
+    for anything else (the rates' range is `TrainConfig.validate`'s to check)."""
+    try:
+        rates = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{text!r} is not a rate or comma-separated rates, one per hidden layer "
+                         "(e.g. 0.2 or 0.2,0.1)") from None
+    return rates[0] if len(rates) == 1 else tuple(rates)
+
+
 def _input(default):
     return field(default=default, metadata={"read_by": "input"})
 
@@ -93,6 +106,16 @@ class TrainConfig:
         "balanced", n / (k * n_c) for the k classes present, n_c rows of class c, counted
         on all the rows given to fit, before a validation share is held out (whose score
         and loss are weighted alike); or {label: weight}, the others 1.
+    dropout: inverted dropout on the hidden activations while training (sgd, adam): one rate p
+        in [0, 1) for every hidden layer, or a tuple of rates p_l, one per hidden layer; in a
+        training step a^l becomes a^l * m^l / (1 - p_l), m^l_j ~ Bernoulli(1 - p_l) drawn per
+        row and unit from the run's own random stream (`jaxann.dropout`, keyed by seed and
+        the step, so a resumed run draws what the uninterrupted one would). Off when
+        predicting, scoring and validating; the loss recorded per epoch is that of the batches
+        as trained, with their units dropped. The rates are inputs of the compiled step (models
+        of a sweep with different rates share one program, vmapped); whether any layer drops
+        units at all shapes the program (its mask operations), so program_config keeps that
+        (True / False) and with 0 everywhere the program is exactly the one without dropout.
     alignment: record, per epoch, each layer's angle in degrees between the update of
         `grad` and the true gradient (autodiff) on the same batches (History.alignment).
     optimizer "lbfgs": full-batch L-BFGS (`jaxann.lbfgs`), scikit-learn's solver='lbfgs':
@@ -126,6 +149,7 @@ class TrainConfig:
     max_fun: int = _loop(15000)
     feedback_scale: float = _input(1.0)
     alignment: bool = False
+    dropout: float | tuple = _input(0.0)
     # a dict is unhashable: left out of the hash (program_config resets it, as every loop field)
     class_weight: object = field(default=None, hash=False, metadata={"read_by": "loop"})
 
@@ -143,6 +167,8 @@ class TrainConfig:
             except (TypeError, ValueError):
                 raise JaxannError(f"class_weight {weights} must map class labels to numbers") from None
         object.__setattr__(self, "class_weight", weights)
+        if isinstance(self.dropout, (list, tuple)):  # JSON's list, one rate per hidden layer
+            object.__setattr__(self, "dropout", tuple(self.dropout))
 
     def validate(self) -> "TrainConfig":
         """self, or JaxannError naming the first setting out of range. The numbers are
@@ -169,6 +195,11 @@ class TrainConfig:
         need(isinstance(self.max_fun, int) and self.max_fun > 0, f"max_fun {self.max_fun} must be a positive integer")
         need(math.isfinite(self.feedback_scale) and self.feedback_scale > 0,
              f"feedback_scale {self.feedback_scale} must be a positive number")
+        rates = self.dropout if isinstance(self.dropout, tuple) else (self.dropout,)
+        need((not isinstance(self.dropout, tuple) or len(rates) == len(self.hidden)) and all(
+            isinstance(p, Real) and not isinstance(p, bool) and 0 <= p < 1 for p in rates),
+             f"dropout {self.dropout!r} must be a rate in [0, 1), or one such rate per hidden layer "
+             f"({len(self.hidden)} for hidden {list(self.hidden)})")
         weights = self.class_weight
         need(weights in (None, "balanced") or (isinstance(weights, dict) and all(
             k >= 0 and math.isfinite(v) and v >= 0 for k, v in weights.items())),
@@ -185,6 +216,8 @@ class TrainConfig:
             need(value in table, f"unknown {name} {value!r}; expected one of: {', '.join(table)}")
         need(self.optimizer != "lbfgs" or self.grad in ("autodiff", "backprop"),
              f"L-BFGS needs a true gradient: grad 'autodiff' or 'backprop', not {self.grad!r}")
+        need(self.optimizer != "lbfgs" or not self.dropping(),
+             "L-BFGS needs a deterministic cost: dropout must be 0 with optimizer 'lbfgs'")
         need(self.optimizer != "lbfgs" or self.validation_fraction == 0,
              "L-BFGS trains on all the data to the end: validation_fraction must be 0 with optimizer 'lbfgs'")
         import jax
@@ -201,9 +234,19 @@ class TrainConfig:
         """Rows per batch on n rows: batch_size, at most n (None: all n)."""
         return min(self.batch_size or n, n)
 
+    def dropout_rates(self) -> tuple:
+        """The dropout rates p_l of the hidden layers l = 1..L-1, one each."""
+        return self.dropout if isinstance(self.dropout, tuple) else (self.dropout,) * len(self.hidden)
+
+    def dropping(self) -> bool:
+        """Whether a training step drops units in any hidden layer."""
+        return any(p > 0 for p in self.dropout_rates())
+
     def to_dict(self) -> dict:
-        """A JSON-ready dict (hidden as a list): the form metrics and checkpoints store."""
-        return asdict(self) | {"hidden": list(self.hidden)}
+        """A JSON-ready dict (hidden, and dropout's per-layer rates, as lists): the form
+        metrics and checkpoints store."""
+        return asdict(self) | {"hidden": list(self.hidden)} | (
+            {"dropout": list(self.dropout)} if isinstance(self.dropout, tuple) else {})
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
@@ -211,5 +254,8 @@ class TrainConfig:
         return cls(**{**values, "hidden": tuple(values.get("hidden", cls.hidden))})
 
     def program_config(self) -> "TrainConfig":
-        """This config with every field that is not a program field reset to its default."""
-        return replace(self, **{f.name: f.default for f in fields(self) if f.metadata.get("read_by")})
+        """This config with every field that is not a program field reset to its default,
+        but of dropout, whose rates are inputs, whether any layer drops units (True or
+        False: the program's mask operations)."""
+        return replace(self, **{f.name: f.default for f in fields(self) if f.metadata.get("read_by")}
+                       | {"dropout": self.dropping()})

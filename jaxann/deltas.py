@@ -155,15 +155,17 @@ def _check_rule(rule: str, feedback, L: int):
                           f"(`feedback_matrices`); got {len(feedback)}")
 
 
-def deltas(params, x, t, activation: str, loss: str, rule: str = "backprop", feedback=()):
+def deltas(params, x, t, activation: str, loss: str, rule: str = "backprop", feedback=(), masks=()):
     """Steps 1-3 for ONE example x (n_0,) with target row t (n_L,), the error sent back
-    by `rule` (through its `feedback`, see the module docstring).
+    by `rule` (through its `feedback`, see the module docstring). With dropout's scaled
+    masks d^l (n_l,) (`jaxann.dropout`), the forward pass drops units, a^l = h(z^l) * d^l,
+    and step 3 carries the same masks back: delta^l = (...) * h'(z^l) * d^l, whatever the rule.
 
     Returns (activations, deltas): activations[l] = a^l for l = 0..L and
     deltas[l-1] = delta^l for l = 1..L.
     """
     dh = get_activation(activation).dh
-    zs, activations = feedforward(params, x, activation)
+    zs, activations = feedforward(params, x, activation, masks)
     L = len(params)
     _check_rule(rule, feedback, L)
     e = get_loss(loss).delta(activations[L], t)  # boundary condition, delta^L
@@ -180,6 +182,8 @@ def deltas(params, x, t, activation: str, loss: str, rule: str = "backprop", fee
         else:  # sign_symmetry_frm, sign_symmetry_brm: feedback[l - 1] is |M^{l+1}|
             back = (feedback[l - 1] * jnp.sign(params[l]["W"])) @ delta
         delta = back * dh(zs[l - 1])
+        if masks:  # a dropped unit passes no error back
+            delta = delta * masks[l - 1]
         ds.append(delta)
     return activations, ds[::-1]
 
@@ -193,15 +197,16 @@ def example_gradient(params, x, t, activation: str, loss: str, rule: str = "back
 
 
 def value_and_backprop(params, x, t, sample_weight, activation: str, loss: str, alpha, rule: str = "backprop",
-                       feedback=()):
-    """((C, a^L), dC/dtheta) for rows x (m, n_0), target rows t (m, n_L), sample weights (m,).
+                       feedback=(), masks=()):
+    """((C, a^L), dC/dtheta) for rows x (m, n_0), target rows t (m, n_L), sample weights (m,)
+    and dropout's scaled masks (each (m, n_l); () for none).
 
     The value and output of `jaxann.network.objective` (weight 0 marks padding, M = the
     weights' sum), with the gradient from the delta recursion instead of autodiff -- or,
     for another `rule`, that rule's update direction in the gradient's place.
     """
-    activations, ds = jax.vmap(deltas, in_axes=(None, 0, 0, None, None, None, None))(
-        params, x, t, activation, loss, rule, feedback
+    activations, ds = jax.vmap(deltas, in_axes=(None, 0, 0, None, None, None, None, 0))(
+        params, x, t, activation, loss, rule, feedback, masks
     )
     M = jnp.sum(sample_weight)
     a_L = activations[-1]
@@ -235,14 +240,14 @@ def backprop(params, x, y, activation: str = "relu", loss: str = "cross_entropy"
     return _backprop(params, x, t, activation, loss, check_alpha(alpha), rule, tuple(feedback))
 
 
-def autodiff(params, x, t, sample_weight, activation, loss, alpha, feedback=()):
+def autodiff(params, x, t, sample_weight, activation, loss, alpha, feedback=(), masks=()):
     """((C, a^L), jax.grad of the objective): the true gradient, in `value_and_gradient`'s form."""
-    return jax.value_and_grad(objective, has_aux=True)(params, x, t, sample_weight, activation, loss, alpha)
+    return jax.value_and_grad(objective, has_aux=True)(params, x, t, sample_weight, activation, loss, alpha, masks)
 
 
 def value_and_gradient(grad: str) -> Callable:
     """((C, a^L), update direction) for (params, x, t, sample_weight, activation, loss,
-    alpha, feedback): `jax.grad` of the objective, or the delta recursion of `grad`'s rule."""
+    alpha, feedback, masks): `jax.grad` of the objective, or the delta recursion of `grad`'s rule."""
     if grad == "autodiff":
         return autodiff
-    return lambda *args, feedback=(): value_and_backprop(*args, rule=grad, feedback=feedback)
+    return lambda *args, feedback=(), masks=(): value_and_backprop(*args, rule=grad, feedback=feedback, masks=masks)

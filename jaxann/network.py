@@ -115,11 +115,13 @@ def init_mlp_from_random_state(rng: np.random.RandomState, sizes: Sequence[int],
     return tuple(params)
 
 
-def feedforward(params, x, activation: str):
+def feedforward(params, x, activation: str, masks=()):
     """The forward pass for ONE example x (n_0,), keeping every layer's values.
 
     Returns (zs, activations): zs[l-1] = z^l for l = 1..L, and activations[l] = a^l for
     l = 0..L (activations[0] = x). Hidden layers apply h; the output layer is linear.
+    masks: for a training step with dropout, the row's scaled masks d^l (n_l,) of the hidden
+    layers (`jaxann.dropout`), a^l = h(z^l) * d^l; () for none.
     """
     h = get_activation(activation).h
     a = x
@@ -128,13 +130,15 @@ def feedforward(params, x, activation: str):
     for l, layer in enumerate(params, start=1):
         z = a @ layer["W"] + layer["b"]
         a = h(z) if l < L else z
+        if masks and l < L:  # inverted dropout
+            a = a * masks[l - 1]
         zs.append(z)
         activations.append(a)
     return zs, activations
 
 
-def _output(params, x, activation):
-    return feedforward(params, x, activation)[1][-1]
+def _output(params, x, activation, masks=()):
+    return feedforward(params, x, activation, masks)[1][-1]
 
 
 def check_input(params, x) -> jax.Array:
@@ -167,13 +171,14 @@ def forward(params, x, activation: str = "relu") -> jax.Array:
     return _forward(params, check_input(params, x), activation)
 
 
-def objective(params, x, t, sample_weight, activation: str, loss: str, alpha):
+def objective(params, x, t, sample_weight, activation: str, loss: str, alpha, masks=()):
     """(C, a^L): the cost that training minimises, for rows x (m, n_0), target rows t
     (m, n_L) and sample weights (m,) (`jaxann.losses.batch_cost`), with the outputs a^L
-    (m, n_L) beside it. Both gradient sources differentiate this: `jax.grad` directly,
+    (m, n_L) beside it; with dropout, through the batch's scaled masks (each (m, n_l),
+    `jaxann.dropout`). Both gradient sources differentiate this: `jax.grad` directly,
     `jaxann.deltas.value_and_backprop` by the delta recursion.
     """
-    a_L = jax.vmap(_output, in_axes=(None, 0, None))(params, x, activation)
+    a_L = jax.vmap(_output, in_axes=(None, 0, None, 0))(params, x, activation, masks)
     return batch_cost(params, a_L, t, sample_weight, loss, alpha), a_L
 
 

@@ -34,6 +34,7 @@ import optax
 from jaxann import compiling, optimizers
 from jaxann.deltas import autodiff, batch_magnitudes, feedback_matrices, feedback_stream, next_draw, value_and_gradient
 from jaxann.config import TrainConfig
+from jaxann.dropout import dropout_state, scaled_masks
 from jaxann.losses import reported_cost
 from jaxann.network import draw_mlp, layer_sizes, objective
 
@@ -48,6 +49,8 @@ class TrainState(NamedTuple):
     feedback: tuple = ()  # the learning rule's fixed feedback (`deltas.feedback_matrices`), never trained
     # a rule that draws its feedback every batch (sign_symmetry_brm): (key, steps taken), `deltas.feedback_stream`
     stream: tuple = ()
+    # with dropout: (rates p_l (L-1,), (key, steps taken)), `jaxann.dropout.dropout_state`; () without
+    dropout: tuple = ()
 
 
 class Metrics(NamedTuple):
@@ -96,8 +99,8 @@ def initial_state(config: TrainConfig, sizes, params=None) -> TrainState:
     sizes, config.init)` on the host (nothing compiled), or the given params cast to
     config.dtype on the host; the optimizer state, all zeros for jaxann's optimizers,
     built on the host from its traced shapes; the numeric inputs of the step (learning
-    rate, momentum, betas, eps, alpha) set from config, so a new value needs no new
-    program."""
+    rate, momentum, betas, eps, alpha, dropout rates) set from config, so a new value
+    needs no new program."""
     dtype = jnp.dtype(config.dtype)
     if params is None:
         params = draw_mlp(config.seed, sizes, config.init, dtype)
@@ -110,7 +113,8 @@ def initial_state(config: TrainConfig, sizes, params=None) -> TrainState:
     zeros = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), shapes)
     hyper = {name: np.asarray(value, dtype) for name, value in hyperparameters(config).items()}
     return TrainState(params, zeros._replace(hyperparams=hyper), np.asarray(config.alpha, dtype), feedback,
-                      feedback_stream(config.grad, config.seed))
+                      feedback_stream(config.grad, config.seed),
+                      dropout_state(config.dropout_rates(), config.seed, dtype))
 
 
 def initial_states(configs: list, sizes) -> TrainState:
@@ -161,7 +165,8 @@ def make_step(optimizer: optax.GradientTransformation, config: TrainConfig) -> C
     """One gradient-descent step: (TrainState, (x, t, sample_weight)) -> (TrainState, Metrics).
     With config.alignment, the step also takes the true gradient (autodiff) of the same
     batch and measures each layer's angle to the update. A rule with a feedback stream
-    (sign_symmetry_brm) draws this batch's magnitudes from it and advances it."""
+    (sign_symmetry_brm) draws this batch's magnitudes from it and advances it; so does
+    dropout its masks, which every gradient taken in the step uses."""
     value_and_grad = value_and_gradient(config.grad)
     activation, loss = config.activation, config.loss
 
@@ -171,15 +176,21 @@ def make_step(optimizer: optax.GradientTransformation, config: TrainConfig) -> C
         if state.stream:
             feedback = batch_magnitudes(state.params, state.feedback, state.stream)
             state = state._replace(stream=next_draw(state.stream))
+        masks = ()
+        if state.dropout:
+            rates, stream = state.dropout
+            widths = [layer["W"].shape[1] for layer in state.params[:-1]]
+            masks = scaled_masks(rates, stream, x.shape[0], widths, x.dtype)
+            state = state._replace(dropout=(rates, next_draw(stream)))
         (C, a_L), g = value_and_grad(state.params, x, t, sample_weight, activation, loss, state.alpha,
-                                     feedback=feedback)
+                                     feedback=feedback, masks=masks)
         C = reported_cost(C, state.params, a_L, t, sample_weight, loss, state.alpha)
         updates, opt_state = optimizer.update(g, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         correct = jnp.sum(sample_weight * (jnp.argmax(a_L, axis=-1) == jnp.argmax(t, axis=-1)))
         measured = ()
         if config.alignment:
-            g_true = autodiff(state.params, x, t, sample_weight, activation, loss, state.alpha)[1]
+            g_true = autodiff(state.params, x, t, sample_weight, activation, loss, state.alpha, masks=masks)[1]
             measured = angles(g, g_true)
         return state._replace(params=params, opt_state=opt_state), Metrics(C, correct, jnp.sum(sample_weight),
                                                                            angles=measured)

@@ -8,10 +8,11 @@
 Any setting of `TrainConfig` can differ between the members (`grid`: every combination;
 `settings`: an explicit list, e.g. read from a file by `read_settings`). Members whose
 programs are the same (`TrainConfig.program_config()`: architecture, batch size,
-optimizer kind, gradient source, dtype) and that hold out the same share for validation
-train together: their states are stacked and the epoch is vmapped over them, so one
-device call trains them all (the data shared; each model its own row orders, rows held
-out for validation, learning rate, momentum, betas, eps, alpha, feedback matrices). Each
+optimizer kind, gradient source, dtype, whether units are dropped) and that hold out the
+same share for validation train together: their states are stacked and the epoch is
+vmapped over them, so one device call trains them all (the data shared; each model its
+own row orders, rows held out for validation, learning rate, momentum, betas, eps, alpha,
+dropout rates and masks, feedback matrices). Each
 program's models run `jaxann.loop.run_epochs`, the loop of `fit`: each model has its own
 validation score, stopping rule and learning-rate schedule, and one that stops is frozen
 while the others go on. Programs of different shapes run one after another.
@@ -41,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxann.compiling import counting
-from jaxann.config import TrainConfig, parse_class_weight
+from jaxann.config import TrainConfig, parse_class_weight, parse_dropout
 from jaxann.config import differing as config_differing
 from jaxann.errors import JaxannError
 from jaxann.inputs import check_data, check_sample_weight, class_weighted, stratify_labels, validation_rows
@@ -91,7 +92,8 @@ def _member(config, values):
 
 def read_settings(path) -> list:
     """Rows of settings from a file: .csv (a header of `TrainConfig` field names, a row
-    per model; hidden written 100-50 or 100,50 in quotes) or .json (a list of objects).
+    per model; hidden written 100-50 or 100,50 in quotes, dropout 0.2 or, one rate per
+    hidden layer, 0.2,0.1 in quotes) or .json (a list of objects).
     Values are converted to each field's type; a bad file is a JaxannError."""
     path = Path(path)
     try:
@@ -126,6 +128,8 @@ def _parse(path, i, name, text):
             return None if text == "full" else int(text)
         if name == "class_weight":
             return parse_class_weight(text)
+        if name == "dropout":
+            return parse_dropout(text)
         if isinstance(default, bool):
             if text.lower() not in ("true", "false", "1", "0"):
                 raise ValueError(text)

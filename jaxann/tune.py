@@ -34,7 +34,7 @@ INSTALL = "jaxann tune needs Optuna: pip install 'jaxann[tune]' (or pip install 
 # settings a study can search: TrainConfig field -> the kind of its values
 SEARCHABLE = {"lr": float, "alpha": float, "momentum": float, "beta1": float, "beta2": float, "epsilon": float,
               "power_t": float, "tol": float, "feedback_scale": float, "n_iter_no_change": int, "batch_size": int,
-              "hidden": tuple, "seed": int}
+              "hidden": tuple, "seed": int, "dropout": float}
 
 
 def _optuna():

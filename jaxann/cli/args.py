@@ -70,6 +70,16 @@ def class_weight(text: str):
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def dropout(text: str):
+    """'0.2' -> 0.2 (every hidden layer), '0.2,0.1' -> (0.2, 0.1) (one per hidden layer)."""
+    from jaxann.config import parse_dropout
+
+    try:
+        return parse_dropout(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def batch_size(text: str):
     """'200' -> 200, 'full' -> None (full-batch gradient descent)."""
     if text == "full":
@@ -86,6 +96,7 @@ SWEEP_AXES = {
     "--alpha": ("alpha", "float"), "--beta1": ("beta1", "float"), "--beta2": ("beta2", "float"),
     "--epsilon": ("epsilon", "float"), "--power-t": ("power_t", "float"), "--tol": ("tol", "float"),
     "--n-iter-no-change": ("n_iter_no_change", "int"), "--feedback-scale": ("feedback_scale", "float"),
+    "--dropout": ("dropout", "float"),
 }
 
 
@@ -148,6 +159,9 @@ def add_network_flags(p, sweep: bool = False, tune: bool = False):
         p.add_argument("--feedback-scale", type=float, default=d.feedback_scale,
                        help="learning rules: scale of the feedback's entries (default 1: the Glorot "
                        "bound of each matrix's shape; its standard deviation for sign_symmetry)")
+        p.add_argument("--dropout", type=dropout, default=d.dropout, metavar="RATES",
+                       help="inverted dropout on the hidden units while training (sgd, adam): a rate in [0, 1) "
+                       "for every hidden layer, or one per hidden layer, e.g. 0.2,0.1 (default 0: none)")
     p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=d.lr_schedule,
                    help="sgd only, as scikit-learn's learning_rate (default constant)")
     p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov,

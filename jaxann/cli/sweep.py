@@ -15,7 +15,8 @@ def add_arguments(p):
     p.description = (
         "Train many models at once: every combination of the list-valued flags (--seeds, --lr, "
         "--alpha, --momentum, --beta1, --beta2, --epsilon, --power-t, --tol, --n-iter-no-change, "
-        "--feedback-scale, --batch-size, and several --hidden architectures), times the rows of "
+        "--feedback-scale, --dropout (one rate for every hidden layer per model), --batch-size, and several "
+        "--hidden architectures), times the rows of "
         "--settings FILE when given. Models of one shape train as one vmapped program, each with its "
         "own validation score, stopping rule and learning-rate schedule (a model that stops is frozen "
         "while the others go on); each equals `jaxann train` with its settings, to rounding.")

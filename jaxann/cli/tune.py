@@ -35,7 +35,7 @@ def add_arguments(p):
 
 
 SPACE_FLAGS = ("lr", "alpha", "momentum", "beta1", "beta2", "epsilon", "power_t", "tol", "n_iter_no_change",
-               "feedback_scale", "batch_size", "hidden", "seed")
+               "feedback_scale", "batch_size", "hidden", "seed", "dropout")
 
 
 def run(args) -> int:

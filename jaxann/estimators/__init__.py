@@ -9,7 +9,9 @@ The lecture's code runs with one change, its import:
 Parameters, defaults, fitted attributes and input validation are scikit-learn's (same
 exception types for the same mistakes), plus jaxann's `grad` ('autodiff' | 'backprop' |
 a learning rule of `jaxann.deltas`: 'feedback_alignment', 'direct_feedback_alignment',
-'sign_symmetry', 'sign_symmetry_frm', 'sign_symmetry_brm'). The training itself is
+'sign_symmetry', 'sign_symmetry_frm', 'sign_symmetry_brm') and `dropout` (0: none; a rate,
+or one per hidden layer, of inverted dropout while training with sgd or adam,
+`jaxann.dropout`). The training itself is
 jaxann's: one compiled `lax.scan` per epoch
 (solver='lbfgs': SciPy's L-BFGS-B over one compiled cost-and-gradient program), on the CPU
 or a GPU.

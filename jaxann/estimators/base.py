@@ -62,6 +62,7 @@ class _BaseMLP(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "grad": [StrOptions(set(GRADS))],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
         "dtype": [None, StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
     }
 
@@ -70,7 +71,7 @@ class _BaseMLP(BaseEstimator):
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, grad="autodiff", dtype=None):
+                 n_iter_no_change=10, max_fun=15000, grad="autodiff", dropout=0.0, dtype=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -95,6 +96,7 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.grad = grad
+        self.dropout = dropout
         self.dtype = dtype
 
     # --- the pieces subclasses supply -------------------------------------------------------
@@ -209,14 +211,21 @@ class _BaseMLP(BaseEstimator):
             beta1=float(self.beta_1), beta2=float(self.beta_2), epsilon=float(self.epsilon),
             alpha=float(self.alpha), batch_size=batch_size, epochs=epochs, grad=self.grad, tol=float(self.tol),
             n_iter_no_change=self.n_iter_no_change, shuffle=bool(self.shuffle), dtype=dtype,
-            seed=self._feedback_seed())
+            dropout=self._dropout(), seed=self._stream_seed())
 
-    def _feedback_seed(self) -> int:
-        """The seed of a learning rule's random feedback (its own stream): an int
-        random_state itself; a RandomState's first state word (read, not drawn, so the
-        weights' and batch order's stream is undisturbed); for None, NumPy's global stream,
-        as scikit-learn uses it (drawn only for those rules)."""
-        if self.grad not in FEEDBACK_RULES:
+    def _dropout(self):
+        """dropout as TrainConfig takes it: one rate, or a tuple of one per hidden layer."""
+        if np.ndim(self.dropout) == 0:
+            return float(self.dropout)
+        return tuple(float(p) for p in self.dropout)
+
+    def _stream_seed(self) -> int:
+        """The seed of jaxann's own random streams, a learning rule's random feedback and
+        dropout's masks: an int random_state itself; a RandomState's first state word (read,
+        not drawn, so the weights' and batch order's stream is undisturbed); for None,
+        NumPy's global stream, as scikit-learn uses it (drawn only for those rules and for
+        dropout)."""
+        if self.grad not in FEEDBACK_RULES and not np.any(np.asarray(self.dropout) > 0):
             return TrainConfig.seed
         if isinstance(self.random_state, Integral):
             return int(self.random_state)
@@ -463,15 +472,17 @@ class _BaseMLP(BaseEstimator):
         equal this estimator's to float rounding, and scikit-learn's own tools (pickling,
         ONNX converters) take it from there; the stochastic solvers' record (loss_curve_,
         validation_scores_, best_loss_, best_validation_score_, t_) comes along.
-        grad, class_weight and dtype are jaxann's alone: a model trained by another rule
-        predicts as any other, and a warm-started fit in scikit-learn continues by
-        backpropagation, its rows unweighted by class, in its input's precision. (A `jaxann.model.
+        grad, class_weight, dropout and dtype are jaxann's alone: a model trained by another
+        rule, or with dropout (off in prediction), predicts as any other, and a warm-started
+        fit in scikit-learn continues by backpropagation, its rows unweighted by class,
+        without dropout, in its input's precision. (A `jaxann.model.
         Model` whose activation or loss scikit-learn lacks is refused by `from_model`
         before it gets here.)"""
         from sklearn import neural_network
 
         check_is_fitted(self)
-        params = {k: v for k, v in self.get_params(deep=False).items() if k not in ("grad", "class_weight", "dtype")}
+        jaxann_only = ("grad", "class_weight", "dropout", "dtype")
+        params = {k: v for k, v in self.get_params(deep=False).items() if k not in jaxann_only}
         theirs = getattr(neural_network, type(self).__name__)(**params)
         theirs.coefs_ = [np.array(W) for W in self.coefs_]
         theirs.intercepts_ = [np.array(b) for b in self.intercepts_]

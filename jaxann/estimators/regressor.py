@@ -31,7 +31,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-                 max_fun=15000, grad="autodiff", dtype=None):
+                 max_fun=15000, grad="autodiff", dropout=0.0, dtype=None):
         # scikit-learn's parameter order: loss first (1.9)
         self.loss = loss
         super().__init__(
@@ -41,7 +41,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
             early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
             beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, grad=grad,
-            dtype=dtype)
+            dropout=dropout, dtype=dtype)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
