@@ -42,6 +42,18 @@ def choice_list(choices, every: str = "all"):
     return parse
 
 
+def activation(text: str):
+    """'relu' -> 'relu' (every hidden layer), 'relu,tanh' -> ('relu', 'tanh') (one per
+    hidden layer); every name one of jaxann's activations."""
+    from jaxann.cli.choices import ACTIVATIONS
+
+    names = text.split(",")
+    if any(name not in ACTIVATIONS for name in names):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an activation or a comma-separated list of one per "
+                                         f"hidden layer (e.g. relu,tanh) of: {', '.join(ACTIVATIONS)}")
+    return names[0] if len(names) == 1 else tuple(names)
+
+
 def _positive(text: str, kind, noun: str):
     try:
         value = kind(text)
@@ -113,7 +125,9 @@ def add_network_flags(p, sweep: bool = False, tune: bool = False):
                        help="architectures, each hidden sizes, e.g. --hidden 50 100 100,50 (default 50)")
     else:
         p.add_argument("--hidden", type=int_list, default=list(d.hidden), help="hidden sizes, e.g. 100,50 (default 50)")
-    p.add_argument("--activation", choices=list(ACTIVATIONS), default=d.activation)
+    p.add_argument("--activation", type=activation, default=d.activation, metavar="NAME[,NAME...]",
+                   help=f"the hidden layers' activation, or one per hidden layer, e.g. relu,tanh: "
+                   f"{', '.join(ACTIVATIONS)} (default {d.activation})")
     p.add_argument("--loss", choices=list(LOSSES), default=d.loss)
     if not tune:
         p.add_argument("--class-weight", type=class_weight, nargs="+" if sweep else None,
