@@ -48,9 +48,12 @@ def activation(text: str):
     from jaxann.cli.choices import ACTIVATIONS
 
     names = text.split(",")
-    if any(name not in ACTIVATIONS for name in names):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an activation or a comma-separated list of one per "
-                                         f"hidden layer (e.g. relu,tanh) of: {', '.join(ACTIVATIONS)}")
+    unknown = [name for name in names if name not in ACTIVATIONS]
+    if unknown:
+        # argparse's own wording for a bad choice, so the parser suggests the closest name
+        raise argparse.ArgumentTypeError(f"one activation, or one per hidden layer joined by commas (e.g. relu,tanh); "
+                                         f"invalid choice: {unknown[0]!r} (choose from "
+                                         f"{', '.join(map(repr, ACTIVATIONS))})")
     return names[0] if len(names) == 1 else tuple(names)
 
 
