@@ -155,10 +155,10 @@ def get_activation(name: str) -> Activation:
 BUILTIN = tuple(ACTIVATIONS)  # the activations jaxann defines; `register` adds others beside them
 # a name the estimators already give a builtin (scikit-learn's for sigmoid), so no user activation takes it
 RESERVED = ("logistic",)
-# register's check: h' compared with jax.grad of h in float64, where a correct formula agrees
-# to ~1e-15 and rounding in a differently arranged but equal formula (1 - tanh^2 against
-# autodiff's chain, near saturation) stays below ~1e-9; a wrong formula (a missing factor,
-# a wrong sign or constant) errs by far more than the tolerance
+# register's check: h' against jax.grad of h in float64, where a correct formula agrees to
+# rounding (~1e-16 per operation; more where an equal formula arranged otherwise cancels,
+# as 1 - tanh^2 does near saturation): 1e-6 leaves ample room for that, while a wrong
+# formula (a missing term or factor, a wrong sign or constant) errs by far more at some point
 CHECK_RTOL, CHECK_ATOL = 1e-6, 1e-8
 
 
@@ -167,6 +167,11 @@ def _check_points() -> np.ndarray:
     the builtins' kinks are) and 24 points drawn with a fixed seed, wider spread."""
     drawn = np.random.default_rng(0).normal(0.0, 3.0, 24)
     return np.concatenate([np.linspace(-4.0, 4.0, 40), drawn[drawn != 0]])
+
+
+def _one_line(e: Exception) -> str:
+    """An exception as one line: its type and its message's first line."""
+    return f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
 
 
 def _check(name: str, act: Activation) -> None:
@@ -178,9 +183,9 @@ def _check(name: str, act: Activation) -> None:
             for what, f in (("h", act.h), ("dh", act.dh)):
                 try:
                     out = jnp.asarray(f(z))
-                except Exception as e:  # noqa: BLE001 -- whatever the user's function raises, told in one line
+                except Exception as e:  # whatever the user's function raises, told in one line
                     raise JaxannError(f"activation {name!r}: {what}(z) failed on a {dtype.__name__} array "
-                                      f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+                                      f"({_one_line(e)})") from None
                 if out.shape != z.shape or out.dtype != z.dtype:
                     raise JaxannError(f"activation {name!r}: {what}(z) gave shape {out.shape} {out.dtype} for z "
                                       f"{z.shape} {z.dtype}; expected the same shape and dtype (elementwise)")
@@ -188,9 +193,8 @@ def _check(name: str, act: Activation) -> None:
         try:
             # the elementwise derivative: d/dz_i sum_j h(z_j) = h'(z_i)
             auto = np.asarray(jax.grad(lambda z: jnp.sum(act.h(z)))(z))
-        except Exception as e:  # noqa: BLE001
-            raise JaxannError(f"activation {name!r}: jax.grad cannot differentiate h "
-                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+        except Exception as e:  # e.g. h calls NumPy on a tracer
+            raise JaxannError(f"activation {name!r}: jax.grad cannot differentiate h ({_one_line(e)})") from None
         dh = np.asarray(act.dh(z))
     excess = np.abs(dh - auto) - (CHECK_ATOL + CHECK_RTOL * np.abs(auto))
     excess = np.where(np.isnan(excess), np.inf, excess)  # a NaN on either side disagrees

@@ -121,6 +121,8 @@ def test_register_refuses_a_wrong_derivative():
     assert "cube" not in ACTIVATIONS
     register("cube", lambda z: z ** 3, lambda z: 3 * z ** 2)  # the right one is taken
     assert "cube" in registered()
+    register("trusted", lambda z: z ** 3, lambda z: 2 * z ** 2, check=False)  # check=False: taken unchecked
+    assert float(ACTIVATIONS["trusted"].dh(jnp.asarray(1.0))) == 2.0
 
 
 def test_register_refuses_builtin_names_and_a_changed_shape():
