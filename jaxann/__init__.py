@@ -12,6 +12,7 @@ import importlib.util
 # public name -> the module that defines it
 _PUBLIC = {
     "ACTIVATIONS": "activations", "derivative": "activations", "get_activation": "activations",
+    "register": "activations",
     "backprop": "deltas",
     "load_params": "checkpoint", "save_params": "checkpoint",
     "TrainConfig": "config",

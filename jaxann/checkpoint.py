@@ -20,7 +20,8 @@ A saved model's description (MODEL_FORMAT), JSON:
     format          "jaxann-model-1"
     jaxann_version  the version that wrote it
     sizes           layer sizes [n_0, ..., n_L]
-    activation      the hidden layers' activation (`jaxann.activations`)
+    activation      the hidden layers' activation, or a list of one per hidden layer
+                    (`jaxann.activations`)
     loss            the cost it was trained on (`jaxann.losses`)
     output          the output link: "softmax", "logistic", "identity" or "exp"
     task            "multiclass", "binary", "multilabel" or "regression"

@@ -10,7 +10,10 @@
 - Stored on disk: each program compiled here is written whole (its executable,
   `jax.experimental.serialize_executable`) to `store_folder()`, under a digest of its key,
   the versions of jax, jaxlib and optax, jaxann's own source, XLA_FLAGS and the device (on
-  a CPU, its model and instruction set). A later process loads it instead of tracing,
+  a CPU, its model and instruction set). A program whose key names an activation the user
+  registered (`jaxann.activations.register`) is kept, keyed by those functions too, but
+  never stored: its code is not jaxann's source, so no digest could tell two processes'
+  functions of one name apart. A later process loads a stored program instead of tracing,
   lowering and compiling it again: the same executable, so the same results bit for bit.
   Only programs compiled in this process are stored, never one that JAX's own cache
   handed back: an executable that was itself loaded from disk serializes incompletely
@@ -60,6 +63,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from jaxann.activations import registered_in
 from jaxann.files import atomic_write, cache_dir
 
 KEPT = 32
@@ -355,13 +359,15 @@ def compiled(name: str, build, args: tuple, key=()):
     leaves, tree = jax.tree.flatten(args)
     full_key = (name, key, tree, tuple(map(_argument_type, leaves)),
                 *(getattr(jax.config, setting) for setting in LOWERING_SETTINGS))
+    user = registered_in(key)  # the user's activations the program is built with
+    full_key += user
     with _LOCK:
         if full_key in _KEPT:
             _KEPT.move_to_end(full_key)
             return _KEPT[full_key], 0.0
     folder = store_folder()
     key = _store_key(folder) if folder else None
-    path = _stored_path(folder, name, full_key, leaves) if key else None
+    path = _stored_path(folder, name, full_key, leaves) if key and not user else None
     program = _load(path, key) if path else None
     seconds = 0.0
     if program is not None:

@@ -88,6 +88,8 @@ class TrainConfig:
     """A training run; the defaults are the lecture's configuration (784-50-10 on MNIST).
 
     hidden: the hidden layers' sizes n_1 .. n_{L-1}.
+    activation: a name for every hidden layer, or a tuple of names, one per hidden layer
+        (e.g. ("relu", "tanh")); your own once registered (`jaxann.activations.register`).
     batch_size: rows per mini-batch; 1 = online, None = full batch (all n rows).
     lr_schedule (sgd only), scikit-learn's: "constant"; "invscaling", lr / (samples seen + 1)
         ** power_t after each epoch; "adaptive", lr / 5 each time the stopping rule
@@ -124,7 +126,7 @@ class TrainConfig:
     """
 
     hidden: tuple = (50,)
-    activation: str = "relu"
+    activation: str | tuple = "relu"
     loss: str = "cross_entropy"
     optimizer: str = "sgd"
     lr: float = _input(0.1)
@@ -154,7 +156,10 @@ class TrainConfig:
     class_weight: object = field(default=None, hash=False, metadata={"read_by": "loop"})
 
     def __post_init__(self):
-        # one form whatever the source: JSON's string labels back to ints, a text form parsed
+        # one form whatever the source: a list of activations (JSON's) as a hashable tuple
+        if isinstance(self.activation, list):
+            object.__setattr__(self, "activation", tuple(self.activation))
+        # JSON's string labels back to ints, a text form parsed
         weights = self.class_weight
         if isinstance(weights, str) and weights != "balanced":
             try:
@@ -204,12 +209,13 @@ class TrainConfig:
         need(weights in (None, "balanced") or (isinstance(weights, dict) and all(
             k >= 0 and math.isfinite(v) and v >= 0 for k, v in weights.items())),
              f"class_weight {weights!r} must be None, 'balanced' or {{label >= 0: weight >= 0}}")
-        from jaxann.activations import ACTIVATIONS
+        from jaxann.activations import check_activation
         from jaxann.deltas import GRADS
         from jaxann.losses import LOSSES
         from jaxann.network import INITS
 
-        for name, value, table in (("activation", self.activation, ACTIVATIONS), ("loss", self.loss, LOSSES),
+        check_activation(self.activation, len(self.hidden))
+        for name, value, table in (("loss", self.loss, LOSSES),
                                    ("optimizer", self.optimizer, OPTIMIZERS), ("grad", self.grad, GRADS),
                                    ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
                                    ("init", self.init, INITS), ("dtype", self.dtype, DTYPES)):
@@ -243,14 +249,16 @@ class TrainConfig:
         return any(p > 0 for p in self.dropout_rates())
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict (hidden, and dropout's per-layer rates, as lists): the form
-        metrics and checkpoints store."""
-        return asdict(self) | {"hidden": list(self.hidden)} | (
+        """A JSON-ready dict (hidden, activations per layer and dropout's per-layer rates, as
+        lists): the form metrics and checkpoints store."""
+        activation = self.activation if isinstance(self.activation, str) else list(self.activation)
+        return asdict(self) | {"hidden": list(self.hidden), "activation": activation} | (
             {"dropout": list(self.dropout)} if isinstance(self.dropout, tuple) else {})
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
-        """The config `to_dict` wrote (unknown keys refused by the constructor)."""
+        """The config `to_dict` wrote (unknown keys refused by the constructor; a list of
+        activations becomes a tuple in `__post_init__`)."""
         return cls(**{**values, "hidden": tuple(values.get("hidden", cls.hidden))})
 
     def program_config(self) -> "TrainConfig":

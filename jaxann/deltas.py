@@ -8,6 +8,8 @@ For one training instance (x, y), with the layer numbering of `jaxann.network`:
 3. backward recursion:   delta^l = (W^{l+1} @ delta^{l+1}) * h'(z^l),  l = L-1 .. 1
 4. gradients:            de/dW^l_ij = a^{l-1}_i delta^l_j,   de/db^l_j = delta^l_j
 
+h and h' are layer l's own (a tuple `activation` names one per hidden layer).
+
 Learning rules that send the error back through other matrices than W^{l+1} replace
 step 3 (`rule=`; the output layer's delta^L and step 4 stay as they are):
 
@@ -51,7 +53,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxann.activations import get_activation
+from jaxann.activations import layer_activations
 from jaxann.errors import JaxannError
 from jaxann.losses import batch_cost, get_loss
 from jaxann.network import check_alpha, feedforward, objective, prepare
@@ -164,9 +166,9 @@ def deltas(params, x, t, activation: str, loss: str, rule: str = "backprop", fee
     Returns (activations, deltas): activations[l] = a^l for l = 0..L and
     deltas[l-1] = delta^l for l = 1..L.
     """
-    dh = get_activation(activation).dh
     zs, activations = feedforward(params, x, activation, masks)
     L = len(params)
+    dhs = [act.dh for act in layer_activations(activation, L - 1)]  # dhs[l - 1]: layer l's h'
     _check_rule(rule, feedback, L)
     e = get_loss(loss).delta(activations[L], t)  # boundary condition, delta^L
     delta, ds = e, [e]
@@ -181,7 +183,7 @@ def deltas(params, x, t, activation: str, loss: str, rule: str = "backprop", fee
             back = feedback[l - 1] * (jnp.sign(params[l]["W"]) @ delta)
         else:  # sign_symmetry_frm, sign_symmetry_brm: feedback[l - 1] is |M^{l+1}|
             back = (feedback[l - 1] * jnp.sign(params[l]["W"])) @ delta
-        delta = back * dh(zs[l - 1])
+        delta = back * dhs[l - 1](zs[l - 1])
         if masks:  # a dropped unit passes no error back
             delta = delta * masks[l - 1]
         ds.append(delta)
@@ -236,7 +238,7 @@ def backprop(params, x, y, activation: str = "relu", loss: str = "cross_entropy"
     x: (m, n_0) (or one example (n_0,)); y: integer labels (m,) or targets (m, n_L).
     Returns a tuple of {"W": (n_{l-1}, n_l), "b": (n_l,)}, like params.
     """
-    x, t = prepare(params, x, y, activation, loss)
+    x, t, activation = prepare(params, x, y, activation, loss)
     return _backprop(params, x, t, activation, loss, check_alpha(alpha), rule, tuple(feedback))
 
 

@@ -57,7 +57,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxann import compiling, network
-from jaxann.activations import get_activation
+from jaxann.activations import check_activation
 from jaxann.deltas import RULES, batch_magnitudes, feedback_matrices, feedback_stream, value_and_backprop
 from jaxann.errors import JaxannError
 from jaxann.inputs import check_rows
@@ -128,13 +128,14 @@ def random_problem(sizes, batch: int, loss: str, dtype="float64", seed: int = 0)
 
 
 def _host_problem(params, x, y, activation, loss):
-    """params, x (m, n_0) and target rows t (m, n_L) as NumPy arrays of params' dtype
-    (`network.prepare`'s checks, without its device programs)."""
-    get_activation(activation)
+    """params, x (m, n_0) and target rows t (m, n_L) as NumPy arrays of params' dtype,
+    and the activation in its static form (`network.prepare`'s checks, without its device
+    programs)."""
     get_loss(loss)
     if not isinstance(params, (tuple, list)) or not params or not all(
             isinstance(layer, dict) and "W" in layer and "b" in layer for layer in params):
         raise JaxannError('params must be a non-empty tuple of layers {"W": ..., "b": ...}')
+    activation = check_activation(activation, len(params) - 1)
     params = tuple({"W": np.asarray(layer["W"]), "b": np.asarray(layer["b"])} for layer in params)
     dtype = params[0]["W"].dtype
     if dtype not in (np.float32, np.float64):
@@ -145,7 +146,7 @@ def _host_problem(params, x, y, activation, loss):
     t = np.asarray(as_targets(np.asarray(y), params[-1]["W"].shape[1], x.shape[0], dtype))
     if not np.isfinite(t).all():
         raise JaxannError("targets y hold NaN or infinite values; expected finite numbers")
-    return params, x, t
+    return params, x, t, activation
 
 
 def _measure(activation, loss, rules, params, x, t, alpha, eps, feedback, directions, indices):
@@ -337,7 +338,7 @@ def gradcheck(params, x, y, activation: str = "relu", loss: str = "cross_entropy
     feedback matrices drawn from `seed` and `feedback_scale` as training draws them; the
     directions and samples from `seed` too. Returns a Report.
     """
-    params, x, t = _host_problem(params, x, y, activation, loss)
+    params, x, t, activation = _host_problem(params, x, y, activation, loss)
     alpha = network.check_alpha(alpha)
     rules = tuple(dict.fromkeys(("backprop", *rules)))
     if any(r not in RULES for r in rules):

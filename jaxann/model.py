@@ -45,7 +45,7 @@ class Model:
     """
 
     params: tuple
-    activation: str
+    activation: str | tuple
     loss: str = "cross_entropy"
     output: str = "softmax"
     task: str = "multiclass"
@@ -56,11 +56,11 @@ class Model:
     version: str | None = field(default=None)
 
     def __post_init__(self):
-        from jaxann.activations import ACTIVATIONS
+        from jaxann.activations import check_activation
         from jaxann.predict import LINKS
 
-        if self.activation not in ACTIVATIONS:
-            raise JaxannError(f"unknown activation {self.activation!r}; expected one of: {', '.join(ACTIVATIONS)}")
+        # a list (JSON's) as a tuple; a user's activation must be registered in this process
+        object.__setattr__(self, "activation", check_activation(self.activation, len(self.params) - 1))
         if self.output not in LINKS:
             raise JaxannError(f"unknown output link {self.output!r}; expected one of: {', '.join(LINKS)}")
         if self.task not in TASKS:
@@ -77,9 +77,11 @@ class Model:
 
     def describe(self) -> str:
         """One line: the network, its activation, what it predicts."""
+        from jaxann.activations import label
+
         what = (f"{len(self.classes)} classes" if self.task != "regression"
                 else f"{self.sizes[-1]} target{'s' * (self.sizes[-1] > 1)}")
-        return (f"{'-'.join(map(str, self.sizes))} {self.activation}, {self.loss} ({self.output} output), "
+        return (f"{'-'.join(map(str, self.sizes))} {label(self.activation)}, {self.loss} ({self.output} output), "
                 f"{self.task}, {what}, grad {self.grad}")
 
     def outputs(self, x) -> np.ndarray:
@@ -144,7 +146,8 @@ class Model:
 
     def about(self) -> dict:
         """The description `save_params` stores beside the arrays."""
-        return {"sizes": self.sizes, "activation": self.activation, "loss": self.loss, "output": self.output,
+        activation = self.activation if isinstance(self.activation, str) else list(self.activation)
+        return {"sizes": self.sizes, "activation": activation, "loss": self.loss, "output": self.output,
                 "task": self.task, "classes": None if self.classes is None else self.classes.tolist(),
                 "input_divisor": self.input_divisor, "grad": self.grad, "config": self.config}
 
@@ -160,7 +163,8 @@ def load_model(path, activation: str | None = None) -> Model:
     """The model saved at path (a .npz file, or a run folder holding params.npz).
 
     activation: needed for a file of W and b only (written by jaxann 0.1.0), which does
-    not say; a file that does say must agree. JaxannError for a missing or unreadable
+    not say; a file that does say must agree. A model trained with an activation of your
+    own loads once it is registered again (`jaxann.activations.register`). JaxannError for a missing or unreadable
     file, or an older file without activation.
     """
     path = Path(path)
@@ -173,7 +177,11 @@ def load_model(path, activation: str | None = None) -> Model:
                               "activation; name it, e.g. load_model(path, activation='relu'), or "
                               "--activation NAME on the command line")
         return Model(params, activation)
-    if activation is not None and activation != about["activation"]:
-        raise JaxannError(f"{path} was trained with activation {about['activation']!r}, not {activation!r}")
-    return Model(params, about["activation"], about["loss"], about["output"], about["task"], about["classes"],
-                 about["input_divisor"], about["grad"], about["config"], about["jaxann_version"])
+    saved = about["activation"] if isinstance(about["activation"], str) else tuple(about["activation"])
+    if activation is not None and (activation if isinstance(activation, str) else tuple(activation)) != saved:
+        raise JaxannError(f"{path} was trained with activation {saved!r}, not {activation!r}")
+    try:
+        return Model(params, saved, about["loss"], about["output"], about["task"], about["classes"],
+                     about["input_divisor"], about["grad"], about["config"], about["jaxann_version"])
+    except JaxannError as e:  # e.g. an activation of the user's, not registered in this process
+        raise JaxannError(f"{path}: {e}") from None

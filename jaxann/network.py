@@ -10,8 +10,9 @@ and b^l of shape (n_l,). So that no formula needs a transpose:
 
 with a^0 = x. The costs (`jaxann.losses`: cross-entropy on softmax(a^L), MSE, ...) act on
 a^L; `objective` is the one batch cost both gradient sources differentiate, `loss` its
-public form for labels or targets. Parameters are arrays only; the activation and loss are names, static
-arguments of the compiled functions, so `jax.jit` compiles one program per architecture.
+public form for labels or targets. Parameters are arrays only; the activation (a name, or a
+tuple of names, one per hidden layer) and loss are static arguments of the compiled
+functions, so `jax.jit` compiles one program per architecture.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxann.activations import get_activation
+from jaxann.activations import check_activation, layer_activations
 from jaxann.errors import JaxannError
 from jaxann.inputs import check_rows, is_concrete
 from jaxann.losses import as_targets, batch_cost, get_loss
@@ -101,13 +102,14 @@ def init_mlp(key, sizes: Sequence[int], init: str = "glorot_uniform", dtype=jnp.
     return jax.device_put(draw_mlp(key, sizes, init, jnp.dtype(dtype)))
 
 
-def init_mlp_from_random_state(rng: np.random.RandomState, sizes: Sequence[int], gain: float = 6.0,
+def init_mlp_from_random_state(rng: np.random.RandomState, sizes: Sequence[int], gains: Sequence[float] | None = None,
                                 dtype=np.float64):
     """Glorot-uniform parameters drawn the way scikit-learn's MLP draws them: from a NumPy
-    RandomState, W^l then b^l for l = 1..L, each uniform in +-glorot_bound(n_in, n_out, gain).
-    Returns NumPy arrays in the tree of `init_mlp`."""
+    RandomState, W^l then b^l for l = 1..L, each uniform in +-glorot_bound(n_in, n_out,
+    gains[l - 1]) (default: 6 for every layer). Returns NumPy arrays in the tree of `init_mlp`."""
+    gains = [6.0] * (len(sizes) - 1) if gains is None else gains
     params = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out, gain in zip(sizes[:-1], sizes[1:], gains):
         bound = glorot_bound(n_in, n_out, gain)
         W = rng.uniform(-bound, bound, (n_in, n_out)).astype(dtype, copy=False)
         b = rng.uniform(-bound, bound, n_out).astype(dtype, copy=False)
@@ -115,21 +117,23 @@ def init_mlp_from_random_state(rng: np.random.RandomState, sizes: Sequence[int],
     return tuple(params)
 
 
-def feedforward(params, x, activation: str, masks=()):
+def feedforward(params, x, activation, masks=()):
     """The forward pass for ONE example x (n_0,), keeping every layer's values.
 
+    activation: a name for every hidden layer, or a tuple of names, one per hidden layer
+    (`jaxann.activations.layer_activations`).
     Returns (zs, activations): zs[l-1] = z^l for l = 1..L, and activations[l] = a^l for
-    l = 0..L (activations[0] = x). Hidden layers apply h; the output layer is linear.
+    l = 0..L (activations[0] = x). Hidden layer l applies its h; the output layer is linear.
     masks: for a training step with dropout, the row's scaled masks d^l (n_l,) of the hidden
     layers (`jaxann.dropout`), a^l = h(z^l) * d^l; () for none.
     """
-    h = get_activation(activation).h
+    L = len(params)
+    hs = [act.h for act in layer_activations(activation, L - 1)]
     a = x
     zs, activations = [], [a]
-    L = len(params)
     for l, layer in enumerate(params, start=1):
         z = a @ layer["W"] + layer["b"]
-        a = h(z) if l < L else z
+        a = hs[l - 1](z) if l < L else z
         if masks and l < L:  # inverted dropout
             a = a * masks[l - 1]
         zs.append(z)
@@ -159,16 +163,17 @@ def _forward(params, x, activation):
     return jax.vmap(_output, in_axes=(None, 0, None))(params, x, activation)
 
 
-def forward(params, x, activation: str = "relu") -> jax.Array:
+def forward(params, x, activation="relu") -> jax.Array:
     """a^L for a batch x (m, n_0) -> (m, n_L), or for one example x (n_0,) -> (n_L,).
 
-    Hidden layers apply the activation named by `activation`; the output layer is linear
+    Hidden layers apply the activation named by `activation` (or, for a tuple of names,
+    layer l the l-th); the output layer is linear
     (apply `jaxann.softmax` for class probabilities). x is cast to the parameters' dtype.
     A JAX function, to compose with `jax.jit`, `jax.grad` and `jax.vmap`; predictions of
     host data go through `jaxann.predict.outputs` (row-exact buckets, the program store).
     """
-    get_activation(activation)
-    return _forward(params, check_input(params, x), activation)
+    x = check_input(params, x)
+    return _forward(params, x, check_activation(activation, len(params) - 1))
 
 
 def objective(params, x, t, sample_weight, activation: str, loss: str, alpha, masks=()):
@@ -188,17 +193,18 @@ def _loss(params, x, t, activation, loss, alpha):
 
 
 def prepare(params, x, y, activation, loss):
-    """Validate names and shapes; return x (m, n_0) and target rows t (m, n_L)."""
-    get_activation(activation)
+    """Validate names and shapes; return x (m, n_0), target rows t (m, n_L) and the
+    activation in its static form (`jaxann.activations.check_activation`)."""
     get_loss(loss)
     x = check_input(params, x)
+    activation = check_activation(activation, len(params) - 1)
     if x.ndim == 1:
         x, y = x[None, :], jnp.asarray(y)[None, ...]
     n_L = params[-1]["W"].shape[1]
     t = as_targets(y, n_L, x.shape[0], x.dtype)
     if is_concrete(t) and not bool(jnp.all(jnp.isfinite(t))):
         raise JaxannError("targets y hold NaN or infinite values; expected finite numbers")
-    return x, t
+    return x, t, activation
 
 
 def check_alpha(alpha):
@@ -218,5 +224,5 @@ def loss(params, x, y, activation: str = "relu", loss: str = "cross_entropy", al
     loss: "cross_entropy" (softmax on a^L) or "mse" (on a^L). `jax.grad(loss)` is the
     autodiff counterpart of `jaxann.backprop` with the same arguments.
     """
-    x, t = prepare(params, x, y, activation, loss)
+    x, t, activation = prepare(params, x, y, activation, loss)
     return _loss(params, x, t, activation, loss, check_alpha(alpha))

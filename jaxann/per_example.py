@@ -52,5 +52,5 @@ def per_example_grads(params, x, y, activation: str = "relu", loss: str = "cross
     """
     if grad not in GRADS:
         raise JaxannError(f"unknown grad {grad!r}; expected one of: {', '.join(GRADS)}")
-    x, t = prepare(params, x, y, activation, loss)
+    x, t, activation = prepare(params, x, y, activation, loss)
     return _per_example(params, x, t, activation, loss, grad, tuple(feedback))

@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from jaxann import compiling
+from jaxann.activations import check_activation
 from jaxann.inputs import check_rows
 from jaxann.network import feedforward
 from jaxann.scoring import scores
@@ -44,6 +45,7 @@ def outputs(params, x, activation: str, link: str = "identity", x_divisor: float
     """
     dtype = np.dtype(params[0]["W"].dtype)
     n_0 = params[0]["W"].shape[0]
+    activation = check_activation(activation, len(params) - 1)  # static: a tuple, not a list
     x = check_rows(np.asarray(x), n_0, empty=True)
     x = np.asarray(x, dtype) if x_divisor is None else x
     # host arrays go to the program's call as they are: it copies them to the device faster

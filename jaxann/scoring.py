@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxann import compiling
+from jaxann.activations import check_activation
 from jaxann.losses import OUTPUT_LINKS, reported_rows
 from jaxann.network import feedforward
 
@@ -44,7 +45,9 @@ class Scorer:
                  x_divisor: float | None = None, dtype=np.float32, put=jax.device_put):
         y = np.asarray(y)
         self.labels = y.ndim == 1
-        self.activation, self.link, self.raw = activation, OUTPUT_LINKS.get(loss, "identity"), x_divisor is not None
+        # the activation static and hashable (a list as a tuple), its names known
+        self.activation = check_activation(activation)
+        self.link, self.raw = OUTPUT_LINKS.get(loss, "identity"), x_divisor is not None
         self.loss = loss
         self.dtype = np.dtype(dtype)
         self.n = np.shape(x)[0]

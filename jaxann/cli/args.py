@@ -42,6 +42,21 @@ def choice_list(choices, every: str = "all"):
     return parse
 
 
+def activation(text: str):
+    """'relu' -> 'relu' (every hidden layer), 'relu,tanh' -> ('relu', 'tanh') (one per
+    hidden layer); every name one of jaxann's activations."""
+    from jaxann.cli.choices import ACTIVATIONS
+
+    names = text.split(",")
+    unknown = [name for name in names if name not in ACTIVATIONS]
+    if unknown:
+        # argparse's own wording for a bad choice, so the parser suggests the closest name
+        raise argparse.ArgumentTypeError(f"one activation, or one per hidden layer joined by commas (e.g. relu,tanh); "
+                                         f"invalid choice: {unknown[0]!r} (choose from "
+                                         f"{', '.join(map(repr, ACTIVATIONS))})")
+    return names[0] if len(names) == 1 else tuple(names)
+
+
 def _positive(text: str, kind, noun: str):
     try:
         value = kind(text)
@@ -124,7 +139,9 @@ def add_network_flags(p, sweep: bool = False, tune: bool = False):
                        help="architectures, each hidden sizes, e.g. --hidden 50 100 100,50 (default 50)")
     else:
         p.add_argument("--hidden", type=int_list, default=list(d.hidden), help="hidden sizes, e.g. 100,50 (default 50)")
-    p.add_argument("--activation", choices=list(ACTIVATIONS), default=d.activation)
+    p.add_argument("--activation", type=activation, default=d.activation, metavar="NAME[,NAME...]",
+                   help=f"the hidden layers' activation, or one per hidden layer, e.g. relu,tanh: "
+                   f"{', '.join(ACTIVATIONS)} (default {d.activation})")
     p.add_argument("--loss", choices=list(LOSSES), default=d.loss)
     if not tune:
         p.add_argument("--class-weight", type=class_weight, nargs="+" if sweep else None,

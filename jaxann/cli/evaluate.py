@@ -22,6 +22,7 @@ def add_arguments(p):
 
 def run(args) -> int:
     from jaxann.data import load
+    from jaxann.activations import label
     from jaxann.model import load_model
 
     dataset = dataset_of(args)
@@ -52,7 +53,7 @@ def run(args) -> int:
         from jaxann.plots import confusion_matrix
         from jaxann.runs import save_figure
 
-        title = f"{data.name} test set, {'-'.join(map(str, model.sizes))} {model.activation}"
+        title = f"{data.name} test set, {'-'.join(map(str, model.sizes))} {label(model.activation)}"
         save_figure(args.figure, lambda: confusion_matrix(confusion, model.classes, title=title).figure)
         print(f"wrote {args.figure}")
     return 0

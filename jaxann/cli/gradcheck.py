@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from jaxann.cli.args import add_compile_cache_flag, choice_list, int_list, positive_float, positive_int
+from jaxann.cli.args import activation, add_compile_cache_flag, choice_list, int_list, positive_float, positive_int
 from jaxann.errors import JaxannError
 
 
@@ -22,7 +22,9 @@ def add_arguments(p):
         "the gradient (angle and norm ratio per array).")
     p.add_argument("--sizes", type=int_list, default=[4, 5, 3],
                    help="layer sizes n_0,...,n_L (default 4,5,3)")
-    p.add_argument("--activation", choices=list(ACTIVATIONS), default="relu")
+    p.add_argument("--activation", type=activation, default="relu", metavar="NAME[,NAME...]",
+                   help=f"the hidden layers' activation, or one per hidden layer, e.g. relu,tanh: "
+                   f"{', '.join(ACTIVATIONS)} (default relu)")
     p.add_argument("--loss", choices=list(LOSSES), default="cross_entropy")
     p.add_argument("--alpha", type=float, default=1e-4, help="L2 strength (default 1e-4)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
@@ -48,6 +50,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    from jaxann.activations import label
     from jaxann.compiling import use_program_store
     from jaxann.gradcheck import gradcheck, random_problem
 
@@ -69,7 +72,7 @@ def run(args) -> int:
         print(json.dumps({"config": config} | report.to_dict(), indent=2))
     else:
         print(
-            f"gradcheck: sizes {'-'.join(map(str, args.sizes))}, activation {args.activation}, "
+            f"gradcheck: sizes {'-'.join(map(str, args.sizes))}, activation {label(args.activation)}, "
             f"loss {args.loss}, alpha {args.alpha:g}, {args.dtype}, batch {args.batch}, "
             f"seed {args.seed}"
         )

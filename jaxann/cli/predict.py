@@ -10,12 +10,13 @@ from jaxann.files import check_writable
 
 def add_model_flags(p):
     """--model and --activation, shared with `jaxann evaluate`."""
-    from jaxann.cli.choices import ACTIVATIONS
+    from jaxann.cli.args import activation
 
     p.add_argument("--model", required=True,
                    help="a run folder (`jaxann train --out DIR`) or a saved model's .npz file")
-    p.add_argument("--activation", choices=ACTIVATIONS,
-                   help="only for a file of W and b alone (saved by jaxann 0.1.0), which does not say its activation")
+    p.add_argument("--activation", type=activation, metavar="NAME[,NAME...]",
+                   help="only for a file of W and b alone (saved by jaxann 0.1.0), which does not say its activation "
+                   "(one, or one per hidden layer)")
 
 
 def add_arguments(p):

@@ -59,6 +59,7 @@ def run(args) -> int:
     import jax
     import numpy as np
 
+    from jaxann.activations import label
     from jaxann.compiling import counting, use_program_store
     from jaxann.data import load
     from jaxann.placement import device_name
@@ -73,7 +74,7 @@ def run(args) -> int:
     sizes = config.sizes(data.raw_train.shape[1], data.n_classes)
     say = (lambda *a, **k: None) if args.quiet else print
     say(f"jaxann train: {data.name} ({len(data.raw_train)} train / {len(data.raw_test)} test rows, "
-        f"{data.source}); network {'-'.join(map(str, sizes))} {config.activation}, "
+        f"{data.source}); network {'-'.join(map(str, sizes))} {label(config.activation)}, "
         + ("L-BFGS on the full batch, " if config.optimizer == "lbfgs" else
            f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size or 'full'}, ")
         + f"grad {config.grad}; {device_name()}")

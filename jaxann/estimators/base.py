@@ -19,6 +19,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from jaxann.activations import check_activation, registered
 from jaxann.deltas import FEEDBACK_RULES
 from jaxann.compiling import precision
 from jaxann.config import GRADS, TrainConfig
@@ -36,10 +37,31 @@ NON_FINITE = ("Solver produced non-finite parameter weights. The input data may 
 ACTIVATION_NAMES = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 
 
+class _Activations(StrOptions):
+    """The activation parameter's constraint: one of scikit-learn's names or a registered
+    one (`jaxann.activations.register`), or a tuple or list of them, one per hidden layer
+    (its length is checked at fit, against hidden_layer_sizes)."""
+
+    def __init__(self):
+        super().__init__(set(ACTIVATION_NAMES))
+
+    def _name(self, value) -> bool:
+        return isinstance(value, str) and (value in self.options or value in registered())
+
+    def is_satisfied_by(self, val):
+        if isinstance(val, (tuple, list)):
+            return len(val) > 0 and all(self._name(v) for v in val)
+        return self._name(val)
+
+    def __str__(self):
+        return (f"a str among {sorted(self.options)} or registered with jaxann.activations.register, or a tuple of "
+                "them, one per hidden layer")
+
+
 class _BaseMLP(BaseEstimator):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(ACTIVATION_NAMES))],
+        "activation": [_Activations()],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -186,7 +208,7 @@ class _BaseMLP(BaseEstimator):
         self.n_outputs_ = y.shape[1]
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._out_activation()
-        params = init_mlp_from_random_state(rng, layer_units, 2.0 if self.activation == "logistic" else 6.0, dtype)
+        params = init_mlp_from_random_state(rng, layer_units, self._gains(len(layer_units) - 1), dtype)
         self.coefs_ = [layer["W"] for layer in params]
         self.intercepts_ = [layer["b"] for layer in params]
         self._progress = None
@@ -194,6 +216,24 @@ class _BaseMLP(BaseEstimator):
             self.loss_curve_ = []
             self.validation_scores_ = [] if self.early_stopping else None
             self.validation_loss_curve_ = [] if self.early_stopping else None
+
+    def _activation(self):
+        """The activation as jaxann names it: scikit-learn's names translated ("logistic" is
+        "sigmoid"), registered ones as they are; a tuple (one per hidden layer) for a
+        tuple or list."""
+        if isinstance(self.activation, str):
+            return ACTIVATION_NAMES.get(self.activation, self.activation)
+        return tuple(ACTIVATION_NAMES.get(name, name) for name in self.activation)
+
+    def _gains(self, L: int) -> list[float]:
+        """The Glorot gain of each layer's weights W^1..W^L: scikit-learn's, 2 for logistic
+        units and 6 otherwise, for the whole network when one activation is named; with one
+        per hidden layer, W^l takes the gain of layer l's activation (the units it feeds),
+        and W^L, feeding the linear output, the last hidden layer's, so that a tuple of one
+        name repeated draws what that name alone draws."""
+        names = [self.activation] * L if isinstance(self.activation, str) else [*self.activation,
+                                                                                 self.activation[-1]]
+        return [2.0 if name == "logistic" else 6.0 for name in names]
 
     def _config(self, hidden, n_samples: int, epochs: int, dtype: str) -> TrainConfig:
         """jaxann's settings for scikit-learn's parameters."""
@@ -205,7 +245,7 @@ class _BaseMLP(BaseEstimator):
                               "It is going to be clipped")
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
         return TrainConfig(
-            hidden=tuple(hidden), activation=ACTIVATION_NAMES[self.activation], loss=self._loss_name(),
+            hidden=tuple(hidden), activation=self._activation(), loss=self._loss_name(),
             optimizer=self.solver, lr=float(self.learning_rate_init), lr_schedule=self.learning_rate,
             power_t=float(self.power_t), momentum=float(self.momentum), nesterov=bool(self.nesterovs_momentum),
             beta1=float(self.beta_1), beta2=float(self.beta_2), epsilon=float(self.epsilon),
@@ -275,6 +315,7 @@ class _BaseMLP(BaseEstimator):
         start from. Fitting one estimator (`_fit`) and many at once (`jaxann.estimators.
         batch`) share it, and `_finish` after either."""
         hidden = self._hidden()
+        check_activation(self._activation(), len(hidden))  # one name, or one per hidden layer
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
@@ -346,7 +387,7 @@ class _BaseMLP(BaseEstimator):
         outputs and the loss (`jaxann.predict.validation_outputs`; the loss is loss_curve_'s
         per-row formula, weighted by sample_weight, without the L2 term)."""
         w = None if sample_weight is None else np.asarray(sample_weight, X.dtype)
-        a, loss = validation_outputs(params, X, t, w, ACTIVATION_NAMES[self.activation], self._validation_link(),
+        a, loss = validation_outputs(params, X, t, w, self._activation(), self._validation_link(),
                                      self._loss_name())
         return self._score_outputs(a, y, sample_weight), loss
 
@@ -422,7 +463,7 @@ class _BaseMLP(BaseEstimator):
             task, classes = ("multilabel" if kind.startswith("multilabel") else kind), self.classes_
         else:
             task, classes = "regression", None
-        return Model(params, ACTIVATION_NAMES[self.activation], self._loss_name(), self.out_activation_, task,
+        return Model(params, self._activation(), self._loss_name(), self.out_activation_, task,
                      classes, None, self.grad)
 
     @classmethod
@@ -438,19 +479,23 @@ class _BaseMLP(BaseEstimator):
 
         model = model if hasattr(model, "params") else load_model(model)
         names = {ours: theirs for theirs, ours in ACTIVATION_NAMES.items()}
+        names.update((name, name) for name in registered())
         classifier = issubclass(cls, ClassifierMixin)
         if (model.task != "regression") != classifier:
             raise JaxannError(f"a {model.task} model cannot be a {cls.__name__}")
-        if model.activation not in names:
-            raise JaxannError(f"{cls.__name__} has no activation {model.activation!r}; "
-                              f"expected one of: {', '.join(names)}")
+        layers = (model.activation,) if isinstance(model.activation, str) else model.activation
+        for name in layers:
+            if name not in names:
+                raise JaxannError(f"{cls.__name__} has no activation {name!r}; expected one of: {', '.join(names)}")
+        activation = names[model.activation] if isinstance(model.activation, str) else \
+            tuple(names[name] for name in model.activation)
         losses = ("cross_entropy", "binary_cross_entropy") if classifier else ("squared_error", "poisson")
         if model.loss not in losses:
             raise JaxannError(f"{cls.__name__} trains on {' or '.join(losses)}, not {model.loss!r}")
         if not classifier:
             params.setdefault("loss", model.loss)
         sizes = model.sizes
-        estimator = cls(hidden_layer_sizes=tuple(sizes[1:-1]), activation=names[model.activation], grad=model.grad,
+        estimator = cls(hidden_layer_sizes=tuple(sizes[1:-1]), activation=activation, grad=model.grad,
                         **params)
         if classifier:
             binarizer = LabelBinarizer()
@@ -477,12 +522,26 @@ class _BaseMLP(BaseEstimator):
         fit in scikit-learn continues by backpropagation, its rows unweighted by class,
         without dropout, in its input's precision. (A `jaxann.model.
         Model` whose activation or loss scikit-learn lacks is refused by `from_model`
-        before it gets here.)"""
+        before it gets here.) scikit-learn has one activation for every hidden layer, of
+        its four: an activation per layer (unless all the same) or one registered with
+        `jaxann.activations.register` is refused, JaxannError saying why."""
         from sklearn import neural_network
+
+        from jaxann.errors import JaxannError
 
         check_is_fitted(self)
         jaxann_only = ("grad", "class_weight", "dropout", "dtype")
         params = {k: v for k, v in self.get_params(deep=False).items() if k not in jaxann_only}
+        activation = self.activation
+        if not isinstance(activation, str):
+            if len(set(activation)) > 1:
+                raise JaxannError(f"scikit-learn's {type(self).__name__} has one activation for every hidden layer; "
+                                  f"this one has one per layer, {list(activation)}, which it cannot represent")
+            activation = activation[0]
+        if activation not in ACTIVATION_NAMES:
+            raise JaxannError(f"scikit-learn's {type(self).__name__} has no activation {activation!r} (registered "
+                              f"with jaxann.activations.register); it has only: {', '.join(ACTIVATION_NAMES)}")
+        params["activation"] = activation
         theirs = getattr(neural_network, type(self).__name__)(**params)
         theirs.coefs_ = [np.array(W) for W in self.coefs_]
         theirs.intercepts_ = [np.array(b) for b in self.intercepts_]
@@ -556,7 +615,7 @@ class _BaseMLP(BaseEstimator):
         if hasattr(X, "toarray"):
             X = X.toarray()
         with precision(self._precision()):
-            a_L = outputs(self._params, X, ACTIVATION_NAMES[self.activation], link=self.out_activation_)
+            a_L = outputs(self._params, X, self._activation(), link=self.out_activation_)
         return a_L.astype(X.dtype, copy=False)  # in the input's precision, as scikit-learn
 
 

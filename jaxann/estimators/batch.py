@@ -33,7 +33,7 @@ import joblib
 import numpy as np
 
 from jaxann.compiling import precision
-from jaxann.estimators.base import ACTIVATION_NAMES, Plan, _BaseMLP
+from jaxann.estimators.base import Plan, _BaseMLP
 from jaxann.inputs import check_sample_weight
 from jaxann.loop import FitResult, History, Member, Round, Stack, run_epochs
 from jaxann.placement import Placement
@@ -193,7 +193,7 @@ def _validation_scores(estimators, plans, data, rows, placement):
         _, t_val, w_val = plan.held_out()
         held.append((estimator._labels(t_val), w_val))
     first = estimators[0]
-    activation, link = ACTIVATION_NAMES[first.activation], first._validation_link()
+    activation, link = first._activation(), first._validation_link()
 
     x, t, weights = data[:3]
     loss = first._loss_name()
