@@ -106,7 +106,8 @@ def read_params(path) -> tuple[tuple, dict | None]:
     L = len(arrays) // 2
     if L == 0 or set(arrays) != {f"{p}{l}" for l in range(1, L + 1) for p in "Wb"}:
         raise JaxannError(f"{path}: expected arrays W1, b1, ..., WL, bL; found {sorted(arrays)}")
-    params = tuple({"W": jnp.asarray(arrays[f"W{l}"]), "b": jnp.asarray(arrays[f"b{l}"])} for l in range(1, L + 1))
+    # NumPy, in the dtype saved (a Model computes in it: `jaxann.model.Model`)
+    params = tuple({"W": arrays[f"W{l}"], "b": arrays[f"b{l}"]} for l in range(1, L + 1))
     for l, layer in enumerate(params, start=1):
         W, b = layer["W"], layer["b"]
         if W.ndim != 2 or b.shape != (W.shape[1],) or (l > 1 and params[l - 2]["W"].shape[1] != W.shape[0]):

@@ -215,13 +215,15 @@ def digits():
 
 def test_rules_learn_and_their_angles_settle_below_90_degrees(digits):
     for rule in RULES:
-        config = TrainConfig(hidden=(50, 30), grad=rule, epochs=10, alignment=True)
+        # lr 0.05: at 0.1 (with momentum 0.9) DFA's loss turns back up after 5 epochs (2.35 to
+        # 5.8 in 10, seeds 1-3)
+        config = TrainConfig(hidden=(50, 30), grad=rule, epochs=10, alignment=True, lr=0.05)
         result = fit(config, digits.x_train, digits.y_train)
         first, last = result.history.alignment[0], result.history.alignment[-1]
         assert len(result.history.alignment) == 10 and len(last) == 3
-        # measured (seed 1): hidden layers 49..66 degrees after 10 epochs on a CPU, up to 83 on
-        # an H200 (its TF32 matmuls take another path); the output layer's update is the
-        # true gradient (0 up to float32 rounding)
+        # measured (seed 1): hidden layers 37..65 degrees after 10 epochs on a CPU (up to 83
+        # measured on an H200 with an earlier initialisation: its TF32 matmuls take another
+        # path); the output layer's update is the true gradient (0 up to float32 rounding)
         assert max(last[:2]) < 85 and last[2] < 0.1, (rule, last)
         assert result.history.loss[-1] < result.history.loss[0] / 2, rule
         if rule in ("feedback_alignment", "direct_feedback_alignment"):
