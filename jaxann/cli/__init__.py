@@ -91,8 +91,25 @@ class Terminated(Exception):
     """SIGTERM arrived (raised by the handler `main` installs)."""
 
 
+_STOP = []  # the stopping signals that arrived, for `stop_if_signalled`
+
+
 def _on_sigterm(signum, frame):
+    _STOP.append(Terminated)
     raise Terminated()
+
+
+def _on_sigint(signum, frame):
+    _STOP.append(KeyboardInterrupt)
+    raise KeyboardInterrupt()
+
+
+def stop_if_signalled() -> None:
+    """Raise again a SIGINT's or SIGTERM's exception that arrived earlier: the handler's
+    raise can be lost (Python drops an exception raised while it runs a finalizer), so a
+    command checks between epochs as well."""
+    if _STOP:
+        raise _STOP[0]()
 
 
 def _resume_hint(args) -> str:
@@ -108,7 +125,9 @@ def main(argv=None) -> int:
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     prog = f"jaxann {args.command}"
     if threading.current_thread() is threading.main_thread():
+        _STOP.clear()
         signal.signal(signal.SIGTERM, _on_sigterm)
+        signal.signal(signal.SIGINT, _on_sigint)
     try:
         return args.run(args)
     except JaxannError as e:

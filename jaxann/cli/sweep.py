@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 
+from jaxann.cli import stop_if_signalled
 from jaxann.cli.args import (SWEEP_AXES, add_device_flags, add_network_flags, add_stopping_flags, config_from,
                              dataset_of, positive_int, start_distributed, warn_large_batches)
 from jaxann.errors import JaxannError
@@ -108,6 +109,7 @@ def run(args) -> int:
     rounds = 0
 
     def after_round(step):
+        stop_if_signalled()
         nonlocal rounds
         rounds += 1
         k = max(len(r.history.loss) for r in step.records)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 
+from jaxann.cli import stop_if_signalled
 from jaxann.cli.args import (add_device_flags, add_network_flags, add_stopping_flags, config_from, dataset_of,
                              positive_int, start_distributed, warn_large_batches)
 from jaxann.errors import JaxannError, TrainingDiverged
@@ -121,6 +122,7 @@ def _fit(args, config, data, sizes, folder, resume, say):
     bar = ProgressBar(config.epochs, enabled=not args.quiet)
 
     def after_epoch(progress):
+        stop_if_signalled()
         bar.close()
         k, history = progress.epoch, progress.history
         say(iteration_line(k, history.loss[-1]), flush=True)
