@@ -226,10 +226,6 @@ class TrainConfig:
              "L-BFGS needs a deterministic cost: dropout must be 0 with optimizer 'lbfgs'")
         need(self.optimizer != "lbfgs" or self.validation_fraction == 0,
              "L-BFGS trains on all the data to the end: validation_fraction must be 0 with optimizer 'lbfgs'")
-        import jax
-
-        if self.dtype == "float64" and not jax.config.jax_enable_x64:
-            raise JaxannError("dtype float64 needs jax_enable_x64: jax.config.update('jax_enable_x64', True)")
         return self
 
     def sizes(self, n_in: int, n_out: int) -> list[int]:

@@ -30,7 +30,7 @@ from jaxann.inputs import check_data, check_sample_weight, class_weighted, split
 from jaxann.losses import as_targets
 from jaxann.network import layer_sizes
 from jaxann import compiling
-from jaxann.compiling import counting
+from jaxann.compiling import counting, precision
 from jaxann.placement import Placement
 from jaxann.program import (Metrics, TrainState, compiled_epoch, epoch_function, initial_state, learning_rate,
                             set_learning_rate)
@@ -388,9 +388,11 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=No
     x_divisor: x holds raw rows (e.g. uint8 pixels, as `jaxann.data.Dataset.raw_train`)
         whose features are x / x_divisor, divided inside the compiled step: the results
         equal those of fit(x / x_divisor) exactly, with a quarter of the bytes moved.
+    config.dtype "float64" trains in float64 inside `jax.enable_x64` (this fit's programs
+    only: JAX's global setting is left alone); the returned arrays stay float64.
     """
     config.validate()
-    with counting() as compilations:
+    with counting() as compilations, precision(config.dtype):
         x, y, n_out, sample_weight, validation = _checked(config, x, y, n_out, sample_weight, validation, x_divisor)
         n = x.shape[0]
         inputs = _Inputs(x, y, n_out, sample_weight, validation, x_divisor,

@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxann.compiling import counting
+from jaxann.compiling import counting, precision
 from jaxann.config import TrainConfig, parse_class_weight, parse_dropout
 from jaxann.config import differing as config_differing
 from jaxann.errors import JaxannError
@@ -287,23 +287,25 @@ def fit_many(members: list, x, y, *, n_out: int | None = None, sample_weight=Non
         for gi, key in enumerate(order):
             indices = [i for i, k in enumerate(keys) if k == key]
             saved = resume.groups[gi] if resume is not None else None
-            group = _group(members, indices, x, y, n_out, sample_weight, devices, saved)
-            weights = class_weighted(sample_weight, group.config.class_weight, y)
-            groups.append(group)
+            with precision(members[indices[0]].dtype):  # float64 groups in float64, whatever the global setting
+                group = _group(members, indices, x, y, n_out, sample_weight, devices, saved)
+                weights = class_weighted(sample_weight, group.config.class_weight, y)
+                groups.append(group)
 
-            def after_round(state, best, group=group):
-                group.state, group.best = state, best
-                if callback is not None:
-                    callback(SweepStep(len(groups) - 1, group.members[:len(group.indices)],
-                                       lambda: _progress(members, groups, len(order)), group.indices))
+                def after_round(state, best, group=group):
+                    group.state, group.best = state, best
+                    if callback is not None:
+                        callback(SweepStep(len(groups) - 1, group.members[:len(group.indices)],
+                                           lambda: _progress(members, groups, len(order)), group.indices))
 
-            _train(group, x, y, n_out, weights, x_divisor, devices, after_round)
+                _train(group, x, y, n_out, weights, x_divisor, devices, after_round)
         fit_seconds = time.perf_counter() - fit_start
         result = _result(members, groups, len(order), fit_seconds)
         train = [math.nan] * len(members)
         for g in groups:
             weights = class_weighted(sample_weight, g.config.class_weight, y)
-            values = _scorer(g, x, y, weights, x_divisor)(_final(g), g.train_rows, models=True)
+            with precision(g.config.dtype):
+                values = _scorer(g, x, y, weights, x_divisor)(_final(g), g.train_rows, models=True)
             for i, v in zip(g.indices, values):
                 train[i] = float(v)
         result.scores["train"] = train

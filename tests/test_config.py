@@ -54,7 +54,7 @@ def test_dict_form_round_trips_and_sizes():
     (dict(feedback_scale=0.0), "feedback_scale 0.0 must be a positive number"),
     (dict(optimizer="lbfgs", grad="sign_symmetry"), "L-BFGS needs a true gradient"),
     (dict(optimizer="lbfgs", validation_fraction=0.1), "validation_fraction must be 0 with optimizer 'lbfgs'"),
-    (dict(dtype="float64"), "dtype float64 needs jax_enable_x64"),
+    (dict(dtype="float16"), "dtype 'float16'"),
 ])
 def test_validate_names_the_first_setting_out_of_range(values, message):
     import re

@@ -28,8 +28,10 @@ Parity with scikit-learn, step for step, for the same `random_state`:
   formula (clipped probabilities, squared error averaged over outputs);
 - the stopping rule's memory (best loss or validation score, the no-improvement count)
   carries over warm-started fits and partial_fit calls; each fit starts a new optimizer.
-With float64 inputs and `jax_enable_x64` on, `loss_curve_` follows scikit-learn's to
-rounding. Without x64, float64 inputs are trained in float32.
+The precision follows the input, as scikit-learn's: float64 X trains (and predicts) in
+float64, within jaxann's own programs (`jaxann.compiling.precision`; JAX's global x64
+setting is left alone), and `loss_curve_` follows scikit-learn's to rounding; float32 X
+trains in float32, and `dtype="float32"` asks for it on float64 X.
 
 Beyond scikit-learn's MLPs: MLPClassifier's class_weight (None, "balanced", {label:
 weight}), multiplying sample_weight row by row as `compute_sample_weight` does, on all rows
