@@ -205,7 +205,8 @@ def load_checkpoint(path, config: TrainConfig, sizes) -> Progress:
     if not 0 <= epoch <= config.epochs or len(history.loss) != epoch:
         raise CheckpointError(f"{path}: it records {epoch} epochs and {len(history.loss)} losses; "
                               f"expected 0..{config.epochs} epochs with one loss each")
-    state, best_params = jax.tree.unflatten(treedef, [jnp.asarray(a) for a in leaves])
+    # NumPy in the dtype saved: the run places them on its device(s), in its own precision
+    state, best_params = jax.tree.unflatten(treedef, leaves)
     return Progress(epoch, state, history, samples_seen, Stopping(best_loss, best_score, best_params, no_improvement))
 
 

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hashlib
 import hmac
 import os
@@ -350,6 +351,16 @@ def precision(dtype):
     `jax.enable_x64(True)` for float64 (whatever the process's global setting, which it
     leaves alone), nothing for float32."""
     return jax.enable_x64(True) if np.dtype(dtype) == np.float64 else contextlib.nullcontext()
+
+
+def in_params_precision(fn):
+    """fn(params, ...) run inside `precision` of its parameters' dtype (their first leaf's):
+    float64 parameters are computed with in float64, whatever JAX's global setting."""
+    @functools.wraps(fn)
+    def scoped(params, *args, **kwargs):
+        with precision(jax.tree.leaves(params)[0].dtype):
+            return fn(params, *args, **kwargs)
+    return scoped
 
 
 def compiled(name: str, build, args: tuple, key=()):

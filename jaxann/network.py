@@ -97,7 +97,9 @@ def init_mlp(key, sizes: Sequence[int], init: str = "glorot_uniform", dtype=jnp.
     sizes: at least two positive integers, input width first, output width last.
     init: "glorot_uniform" (scikit-learn's: W and b ~ U(+-sqrt(6 / (n_in + n_out)))),
           "glorot_normal" or "he_normal" (biases zero for the two normal schemes).
-    Returns a tuple of L dicts {"W": (n_{l-1}, n_l), "b": (n_l,)} of JAX arrays.
+    Returns a tuple of L dicts {"W": (n_{l-1}, n_l), "b": (n_l,)} of JAX arrays (float64
+    ones only where JAX's x64 is on, else float32, as JAX makes every array; `draw_mlp`
+    gives NumPy arrays of any dtype).
     """
     return jax.device_put(draw_mlp(key, sizes, init, jnp.dtype(dtype)))
 

@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from jaxann import compiling
+from jaxann.compiling import in_params_precision
 from jaxann.activations import check_activation
 from jaxann.inputs import check_rows
 from jaxann.network import feedforward
@@ -31,6 +32,7 @@ def bucket(m: int) -> int:
     return max(8, 1 << (min(m, CHUNK) - 1).bit_length())
 
 
+@in_params_precision
 def outputs(params, x, activation: str, link: str = "identity", x_divisor: float | None = None) -> np.ndarray:
     """The output layer's a^L (m, n_L) for rows x (m, n_0), through `link` ("identity", "exp",
     "softmax" or "logistic"), by one compiled program per bucket of row counts (`bucket`;
@@ -81,6 +83,7 @@ def predict(params, x, activation: str, x_divisor: float | None = None) -> np.nd
     return outputs(params, x, activation, x_divisor=x_divisor).argmax(axis=-1)
 
 
+@in_params_precision
 def accuracy(params, x, y, activation: str, sample_weight=None, x_divisor: float | None = None) -> float:
     """The fraction of rows x whose predicted class is the label y (m,) (or argmax of
     targets); with sample_weight (m,), the fraction of the weight; x_divisor as `outputs`.
@@ -93,6 +96,7 @@ def accuracy(params, x, y, activation: str, sample_weight=None, x_divisor: float
     return float(scores(params, x, labels, activation, sample_weight=sample_weight, x_divisor=x_divisor)[0])
 
 
+@in_params_precision
 def validation_outputs(params, x, t, sample_weight, activation: str, link: str, loss: str, rows=None,
                        gather=np.asarray):
     """A validation set's outputs and loss, from one compiled call: (a^L through `link`,
@@ -124,6 +128,7 @@ def validation_outputs(params, x, t, sample_weight, activation: str, link: str, 
     return np.asarray(a), (float(losses) if rows is None else np.asarray(losses, np.float64))
 
 
+@in_params_precision
 def stacked_outputs(params, x, rows, activation: str, link: str = "identity", gather=np.asarray) -> np.ndarray:
     """K stacked models' outputs on their own rows: a^L through `link` (K, m, n_L) for
     params with a leading model axis, x (n, n_0) (on the device already, as a sweep holds

@@ -36,7 +36,7 @@ from jaxann.deltas import autodiff, batch_magnitudes, feedback_matrices, feedbac
 from jaxann.config import TrainConfig
 from jaxann.dropout import dropout_state, scaled_masks
 from jaxann.losses import reported_cost
-from jaxann.network import draw_mlp, layer_sizes, objective
+from jaxann.network import draw_mlp, layer_sizes
 
 
 class TrainState(NamedTuple):
@@ -131,7 +131,8 @@ def _zero_optimizer_state(optimizer: str, dtype: str, sizes: tuple):
     config = TrainConfig(optimizer=optimizer, dtype=dtype)
     shapes = tuple({"W": jax.ShapeDtypeStruct((n_in, n_out), dtype), "b": jax.ShapeDtypeStruct((n_out,), dtype)}
                    for n_in, n_out in zip(sizes[:-1], sizes[1:]))
-    return jax.eval_shape(make_optimizer(config).init, shapes)
+    with compiling.precision(dtype):  # traced in the dtype it is kept under, wherever it is first asked for
+        return jax.eval_shape(make_optimizer(config).init, shapes)
 
 
 def learning_rate(state: TrainState):

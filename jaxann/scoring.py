@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxann import compiling
+from jaxann.compiling import in_params_precision, precision
 from jaxann.activations import check_activation
 from jaxann.losses import OUTPUT_LINKS, reported_rows
 from jaxann.network import feedforward
@@ -53,9 +54,11 @@ class Scorer:
         self.n = np.shape(x)[0]
         self.weight = np.ones(self.n) if sample_weight is None else np.asarray(sample_weight, np.float64)
         self.y = y
-        self.data = put((np.asarray(x) if self.raw else np.asarray(x, self.dtype),
-                         y.astype(np.int32) if self.labels else np.asarray(y, self.dtype),
-                         self.weight.astype(self.dtype), np.asarray(1 if x_divisor is None else x_divisor, self.dtype)))
+        with precision(self.dtype):
+            self.data = put((np.asarray(x) if self.raw else np.asarray(x, self.dtype),
+                             y.astype(np.int32) if self.labels else np.asarray(y, self.dtype),
+                             self.weight.astype(self.dtype),
+                             np.asarray(1 if x_divisor is None else x_divisor, self.dtype)))
 
     def __call__(self, params, rows=None, *, models: bool = False, feed=None, gather=np.asarray) -> np.ndarray:
         """Each model's score, a NumPy array (K,) ((1,) for one model). rows: (m,) row
@@ -67,6 +70,10 @@ class Scorer:
     def measures(self, params, rows=None, *, models: bool = False, feed=None, gather=np.asarray):
         """(each model's score, each model's loss), NumPy arrays (K,), from one call of the
         program (see `__call__` for the arguments)."""
+        with precision(self.dtype):
+            return self._measures(params, rows, models, feed, gather)
+
+    def _measures(self, params, rows, models, feed, gather):
         rows = np.arange(self.n) if rows is None else np.asarray(rows)
         m = rows.shape[-1]
         if m == 0:
@@ -127,6 +134,7 @@ class Scorer:
         return r2.mean(axis=1)
 
 
+@in_params_precision
 def scores(params, x, y, activation: str, *, loss: str = "cross_entropy", sample_weight=None,
            x_divisor: float | None = None, rows=None, models: bool = False) -> np.ndarray:
     """Each model's score on rows of x (see `Scorer`): params one model's, or K stacked

@@ -304,8 +304,7 @@ def fit_many(members: list, x, y, *, n_out: int | None = None, sample_weight=Non
         train = [math.nan] * len(members)
         for g in groups:
             weights = class_weighted(sample_weight, g.config.class_weight, y)
-            with precision(g.config.dtype):
-                values = _scorer(g, x, y, weights, x_divisor)(_final(g), g.train_rows, models=True)
+            values = _scorer(g, x, y, weights, x_divisor)(_final(g), g.train_rows, models=True)
             for i, v in zip(g.indices, values):
                 train[i] = float(v)
         result.scores["train"] = train

@@ -224,3 +224,35 @@ def test_params_loader_on_mutated_files(tmp_path, data):
     except JaxannError:
         return
     assert len(params) == 1 and params[0]["W"].shape[1] == params[0]["b"].shape[0]
+
+
+def test_float64_runs_checkpoint_and_resume_without_the_global_setting(tmp_path, small_problem):
+    # a fresh process loading a float64 checkpoint builds its state's template before any
+    # fit: in float64 too, JAX's x64 off; the resumed run equals the uninterrupted one
+    from dataclasses import replace
+
+    from jaxann.checkpoint import load_sweep, save_sweep
+    from jaxann.program import _zero_optimizer_state
+    from jaxann.sweep import fit_many, grid
+
+    x, y = small_problem(n=30, n_in=4, n_out=3)
+    config = TrainConfig(hidden=(5,), epochs=4, batch_size=7, dtype="float64")
+    sizes = [4, 5, 3]
+    whole = fit(config, x, y)
+    half = fit(replace(config, epochs=2), x, y)
+    save_checkpoint(tmp_path / "c.npz", half.progress, replace(config, epochs=2), sizes)
+    _zero_optimizer_state.cache_clear()
+    back = load_checkpoint(tmp_path / "c.npz", config, sizes)
+    assert not jax.config.jax_enable_x64
+    assert all(np.asarray(a).dtype == np.float64 for a in jax.tree.leaves(back.state.params))
+    assert fit(config, x, y, resume=back).history.loss == whole.history.loss
+
+    members = grid(replace(config, epochs=2), lr=[0.1, 0.05])
+    swept = fit_many(members, x, y)
+    save_sweep(tmp_path / "s.npz", swept.progress)
+    _zero_optimizer_state.cache_clear()
+    resumed = fit_many(grid(config, lr=[0.1, 0.05]), x, y, resume=load_sweep(tmp_path / "s.npz"))
+    straight = fit_many(grid(config, lr=[0.1, 0.05]), x, y)
+    assert [h.loss for h in resumed.histories] == [h.loss for h in straight.histories]
+    # scores on other rows go through the same float64 programs: equal to the training scores here
+    assert resumed.evaluate(x, y, "again") == resumed.scores["train"]

@@ -458,3 +458,17 @@ def test_the_precision_follows_the_input_as_scikit_learns(digits):
     np.testing.assert_array_equal(asked32.predict(X), ours32.predict(X.astype(np.float32)))
     with pytest.raises(InvalidParameterError, match="dtype"):
         jaxann.MLPRegressor(dtype="float16").fit(X, y)
+
+
+def test_partial_fit_follows_each_calls_precision(digits):
+    # float32 rows after float64 ones (and back): the weights and the optimizer's state are
+    # carried over in each call's precision
+    X, y = digits
+    clf = jaxann.MLPClassifier((10,), solver="sgd", random_state=0)
+    clf.partial_fit(X[:200].astype(np.float32), y[:200], classes=np.arange(10))
+    assert clf.coefs_[0].dtype == np.float32
+    clf.partial_fit(X[200:400], y[200:400])
+    clf.partial_fit(X[400:600], y[400:600])
+    assert clf.coefs_[0].dtype == np.float64 and clf.t_ == 600
+    clf.partial_fit(X[600:800].astype(np.float32), y[600:800])
+    assert clf.coefs_[0].dtype == np.float32 and len(clf.loss_curve_) == 4

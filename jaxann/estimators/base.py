@@ -288,14 +288,19 @@ class _BaseMLP(BaseEstimator):
         optimizer state too for partial_fit (fit, warm or not, starts a new optimizer, as
         scikit-learn does), and the stopping rule's memory of earlier fits."""
         before = self._progress
+        dtype = np.dtype(config.dtype)
+        params = jax.tree.map(lambda a: np.asarray(a, dtype), self._params)
         if incremental and before is not None and before.state is not None:
-            progress = replace(before, state=before.state._replace(params=self._params))
+            # in this call's precision (a partial_fit may bring float32 rows after float64 ones)
+            state = jax.tree.map(lambda a: np.asarray(a, dtype) if np.issubdtype(np.asarray(a).dtype, np.floating)
+                                 else a, before.state)
+            progress = replace(before, state=state._replace(params=params))
         else:
-            progress = start(config, self._params, before.samples_seen if before else 0)
+            progress = start(config, params, before.samples_seen if before else 0)
             progress = replace(progress, stopping=before.stopping if before else Stopping())
         if progress.stopping.best_score > -np.inf:
             # the best validation weights so far: after an early-stopping fit, coefs_ hold them
-            progress = replace(progress, stopping=replace(progress.stopping, best_params=self._params))
+            progress = replace(progress, stopping=replace(progress.stopping, best_params=params))
         if (self.validation_scores_ is None) == self.early_stopping:
             # a warm start that turns early stopping on or off: the rule starts afresh in its new form
             self.validation_scores_ = [] if self.early_stopping else None
@@ -316,6 +321,8 @@ class _BaseMLP(BaseEstimator):
         batch`) share it, and `_finish` after either."""
         hidden = self._hidden()
         check_activation(self._activation(), len(hidden))  # one name, or one per hidden layer
+        # dropout's rates checked (TrainConfig's rules) before anything is fitted
+        TrainConfig(hidden=tuple(hidden), optimizer=self.solver, dropout=self._dropout()).validate()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
