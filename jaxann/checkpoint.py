@@ -12,8 +12,9 @@
     save_sweep(path, sweep_progress), sweep_progress = load_sweep(path)   a whole sweep
         one .npz file: every array of the run's `Progress` (parameters, optimizer state,
         the stopping rule's best parameters) and, as JSON, its epoch count, history,
-        samples seen, stopping-rule memory and the run's configuration. The PRNG state is
-        (config.seed, epoch): every epoch's row order is recomputed from it.
+        samples seen, stopping-rule memory and the run's configuration. The random state
+        is (config.seed, epoch), from which every epoch's row order is recomputed, and,
+        with dropout, the mask stream's step count in the saved state.
 
 A saved model's description (MODEL_FORMAT), JSON:
 
