@@ -109,7 +109,6 @@ def run(args) -> int:
     rounds = 0
 
     def after_round(step):
-        stop_if_signalled()
         nonlocal rounds
         rounds += 1
         k = max(len(r.history.loss) for r in step.records)
@@ -120,6 +119,7 @@ def run(args) -> int:
         if folder and rounds % args.checkpoint_every == 0:
             _write(folder.checkpoint, lambda: save_sweep(folder.checkpoint, step.snapshot()))
         bar.update(k, f"epoch {k}, {count(sum(not r.done for r in step.records), 'model')} training")
+        stop_if_signalled()  # after the checkpoint: the round that finished is kept
 
     try:
         result = fit_many(members, data.raw_train, data.y_train, n_out=data.n_classes, x_divisor=data.x_divisor,

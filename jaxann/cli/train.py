@@ -122,7 +122,6 @@ def _fit(args, config, data, sizes, folder, resume, say):
     bar = ProgressBar(config.epochs, enabled=not args.quiet)
 
     def after_epoch(progress):
-        stop_if_signalled()
         bar.close()
         k, history = progress.epoch, progress.history
         say(iteration_line(k, history.loss[-1]), flush=True)
@@ -133,6 +132,7 @@ def _fit(args, config, data, sizes, folder, resume, say):
                 raise JaxannError(f"cannot write {folder.checkpoint}: {e.strerror or e}") from None
         bar.update(k, f"epoch {k}/{config.epochs} loss {history.loss[-1]:.5f} "
                       f"eta {history.seconds[-1] * (config.epochs - k):5.1f}s")
+        stop_if_signalled()  # after the checkpoint: the epoch that finished is kept
 
     try:
         result = fit(config, data.raw_train, data.y_train, n_out=data.n_classes, resume=resume,
