@@ -3,7 +3,7 @@
     outputs(params, x, activation, link)   a^L (or softmax / logistic of it) as NumPy, row-exact
     predict(params, x, activation)         argmax_j a^L_j
     stacked_outputs(params, x, rows, ...)  K stacked models' outputs, each on its own rows
-    accuracy(params, x, y, activation)     the (weighted) fraction predicted right (`jaxann.scoring`)
+    accuracy(params, x, y, activation)     the (weighted) fraction predicted right
 
 The activation has no default: bare parameters do not say which one they were trained
 with, and a wrong one gives wrong numbers silently (`jaxann.load_model` reads a saved
@@ -18,17 +18,19 @@ import numpy as np
 from jaxann import compiling
 from jaxann.compiling import in_params_precision
 from jaxann.activations import check_activation
+from jaxann.errors import JaxannError
 from jaxann.inputs import check_rows
 from jaxann.network import feedforward
-from jaxann.scoring import scores
 
 LINKS = {"identity": lambda a: a, "softmax": jax.nn.softmax, "logistic": jax.nn.sigmoid, "exp": jax.numpy.exp}
 CHUNK = 4096
 
 
 def bucket(m: int) -> int:
-    """The padded row count of a call of m rows: the next power of two from 8 up to CHUNK
-    (larger inputs go through in chunks of CHUNK rows). Few sizes, so few programs."""
+    """The padded row count of a call of m rows: the next power of two from 8 up to CHUNK.
+    Larger inputs go through in chunks of CHUNK rows, the last one padded to CHUNK too, so
+    every input of more than CHUNK rows (a training set and its test set) shares one
+    program. Few sizes, so few programs."""
     return max(8, 1 << (min(m, CHUNK) - 1).bit_length())
 
 
@@ -36,8 +38,8 @@ def bucket(m: int) -> int:
 def outputs(params, x, activation: str, link: str = "identity", x_divisor: float | None = None) -> np.ndarray:
     """The output layer's a^L (m, n_L) for rows x (m, n_0), through `link` ("identity", "exp",
     "softmax" or "logistic"), by one compiled program per bucket of row counts (`bucket`;
-    more than CHUNK rows go through CHUNK at a time, only the last chunk padded, so no
-    padded copy of a large x is made).
+    more than CHUNK rows go through CHUNK at a time, only the last chunk padded (to CHUNK),
+    so no padded copy of a large x is made).
 
     Each row's values are independent of where the row stands in x: a matmul may sum the
     last m % 8 rows in another order (XLA's CPU one does), and every bucket is a multiple
@@ -63,11 +65,12 @@ def outputs(params, x, activation: str, link: str = "identity", x_divisor: float
         return outputs
 
     parts = []  # each chunk's a^L, dispatched before any is read back
+    size = CHUNK if x.shape[0] > CHUNK else bucket(x.shape[0])  # every chunk's rows, padded
     for start in range(0, x.shape[0], CHUNK):
         rows = x[start:start + CHUNK]
         m = rows.shape[0]
-        if m < bucket(m):
-            rows = np.concatenate([rows, np.zeros((bucket(m) - m, n_0), x.dtype)])
+        if m < size:
+            rows = np.concatenate([rows, np.zeros((size - m, n_0), x.dtype)])
         args = (params, rows, *divisor)
         program, _ = compiling.compiled("outputs", build, args, key=(activation, link))
         parts.append(program(*args))
@@ -87,13 +90,17 @@ def predict(params, x, activation: str, x_divisor: float | None = None) -> np.nd
 def accuracy(params, x, y, activation: str, sample_weight=None, x_divisor: float | None = None) -> float:
     """The fraction of rows x whose predicted class is the label y (m,) (or argmax of
     targets); with sample_weight (m,), the fraction of the weight; x_divisor as `outputs`.
-    One compiled call (`jaxann.scoring`)."""
+    Through `outputs`' programs, so a training set and its test set share one."""
     y = np.asarray(y)
     labels = y if y.ndim == 1 else y.argmax(axis=1)
     if not len(labels):
         return float("nan")
     x = check_rows(np.asarray(x), params[0]["W"].shape[0])
-    return float(scores(params, x, labels, activation, sample_weight=sample_weight, x_divisor=x_divisor)[0])
+    if len(labels) != x.shape[0]:
+        raise JaxannError(f"y has {len(labels)} rows for {x.shape[0]} rows of x")
+    w = np.ones(len(labels)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    right = predict(params, x, activation, x_divisor) == labels
+    return float(np.sum(w * right) / np.sum(w))
 
 
 @in_params_precision

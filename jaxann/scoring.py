@@ -2,7 +2,6 @@
 
     scorer = Scorer(x, y, activation)            the data on the device, once
     scorer(params, rows, models=True)            (K,) scores of K stacked models
-    scores(params, x, y, activation)             one model's score, as a (1,) array
 
 The score is accuracy for class labels y (n,) (the weighted share of rows whose argmax
 a^L is the label) and R^2 for targets y (n, n_out) (scikit-learn's `r2_score`, averaged
@@ -26,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxann import compiling
-from jaxann.compiling import in_params_precision, precision
+from jaxann.compiling import precision
 from jaxann.activations import check_activation
 from jaxann.losses import OUTPUT_LINKS, reported_rows
 from jaxann.network import feedforward
@@ -133,12 +132,3 @@ class Scorer:
             r2 = np.where(total > 0, 1 - sums / np.where(total > 0, total, 1), np.where(sums == 0, 1.0, 0.0))
         return r2.mean(axis=1)
 
-
-@in_params_precision
-def scores(params, x, y, activation: str, *, loss: str = "cross_entropy", sample_weight=None,
-           x_divisor: float | None = None, rows=None, models: bool = False) -> np.ndarray:
-    """Each model's score on rows of x (see `Scorer`): params one model's, or K stacked
-    models' with models=True; a NumPy array (K,)."""
-    dtype = jax.tree.leaves(params)[0].dtype
-    scorer = Scorer(x, y, activation, loss=loss, sample_weight=sample_weight, x_divisor=x_divisor, dtype=dtype)
-    return scorer(params, rows, models=models)

@@ -31,8 +31,8 @@ def test_a_later_process_loads_the_stored_programs_and_trains_bit_for_bit(tmp_pa
     store = tmp_path / "programs"
     first, _ = train(tmp_path, "first", store=store)
     stored = sorted(path.name.split("-")[0] for path in store.iterdir())
-    # the epoch, one scoring program per row count scored (training, test)
-    assert sorted(first["compiled"]) == stored == ["epoch", "scores", "scores"]
+    # the epoch, one prediction program per bucket of rows scored (training 2,048, test 512)
+    assert sorted(first["compiled"]) == stored == ["epoch", "outputs", "outputs"]
     assert first["loaded"] == []
     second, log = train(tmp_path, "second", store=store)
     assert second["compiled"] == [] and second["compile_seconds"] == 0.0

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jaxann.network import forward, init_mlp
+from jaxann.errors import JaxannError
 from jaxann.predict import accuracy, outputs
 
 
@@ -56,3 +57,27 @@ def test_a_program_compiled_under_one_matmul_precision_is_not_reused_under_anoth
     with jax.default_matmul_precision("float32"), counting() as other:
         outputs(params, x, "relu")
     assert again.names == [] and other.names == ["outputs"]
+
+
+def test_sets_of_more_than_a_chunk_share_one_program_and_accuracy_is_the_definition(fresh_programs):
+    # every chunk of an input over CHUNK rows is padded to CHUNK: a training set and its
+    # test set go through one compiled program; accuracy is the weighted share right
+    from jaxann import compiling
+    from jaxann.predict import CHUNK, accuracy, outputs
+
+    rng = np.random.default_rng(0)
+    params = init_mlp(3, [6, 5, 4])
+    big, other = rng.normal(size=(CHUNK + 7, 6)), rng.normal(size=(2 * CHUNK + 100, 6))
+    with compiling.counting() as compiled:
+        a = outputs(params, big, "tanh")
+        outputs(params, other, "tanh")
+    assert compiled.names == ["outputs"]
+    np.testing.assert_array_equal(a[-7:], outputs(params, big[-7:], "tanh"))  # rows as they are alone
+    labels = rng.integers(0, 4, len(big))
+    w = rng.random(len(big))
+    right = a.argmax(axis=1) == labels
+    assert accuracy(params, big, labels, "tanh") == right.mean()
+    assert accuracy(params, big, labels, "tanh", sample_weight=w) == pytest.approx(np.sum(w * right) / np.sum(w),
+                                                                                   rel=1e-15)
+    with pytest.raises(JaxannError, match="y has 3 rows for"):
+        accuracy(params, big, labels[:3], "tanh")
