@@ -108,7 +108,7 @@ def feedback_stream(rule: str, seed: int) -> tuple:
     return key, np.uint32(0)
 
 
-def _mix(x):
+def mix(x):
     """lowbias32 (C. Wellons): a bijection of uint32 in which every output bit depends on
     every input bit (xor-shifts and multiplications, wrapping)."""
     x = x ^ (x >> 16)
@@ -128,7 +128,7 @@ def uniform_from_words(shape, a, b, dtype):
     rounds with the keys entering before each keep two batches' draws from being one
     another's permutation (as f(i ^ a) would be for two a's)."""
     i = jax.lax.iota(jnp.uint32, int(np.prod(shape))).reshape(shape)
-    bits = _mix(_mix(i ^ a) + b) >> 9
+    bits = mix(mix(i ^ a) + b) >> 9
     return (bits.astype(dtype) + 0.5) * (2.0 ** -23)
 
 

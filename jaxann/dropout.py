@@ -29,7 +29,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from jaxann.deltas import _mix, uniform_from_words
+from jaxann.deltas import mix, uniform_from_words
 
 DROPOUT_STREAM = 0xD40F  # the masks' stream, beside the initialisation's and FEEDBACK_STREAM
 
@@ -49,10 +49,10 @@ def scaled_masks(rates, stream, rows: int, widths, dtype) -> tuple:
     for the step the stream (key, count) stands at: layer l's two words are
     a = mix(mix(count ^ key_0) + l), b = mix(a ^ key_1)."""
     key, count = jnp.asarray(stream[0]), jnp.asarray(stream[1])  # uint32 arithmetic wraps, on host arrays too
-    step = _mix(count ^ key[0])
+    step = mix(count ^ key[0])
     masks = []
     for l, (p, n) in enumerate(zip(rates, widths), start=1):
-        a = _mix(step + np.uint32(l))
-        u = uniform_from_words((rows, n), a, _mix(a ^ key[1]), dtype)
+        a = mix(step + np.uint32(l))
+        u = uniform_from_words((rows, n), a, mix(a ^ key[1]), dtype)
         masks.append(jnp.where(u < 1 - p, 1 / (1 - p), 0).astype(dtype))
     return tuple(masks)

@@ -84,19 +84,11 @@ class Model:
         return (f"{'-'.join(map(str, self.sizes))} {label(self.activation)}, {self.loss} ({self.output} output), "
                 f"{self.task}, {what}, grad {self.grad}")
 
-    def _precision(self):
-        """The scope the model computes in: its weights' precision (float64 weights, an
-        estimator's fitted on float64 input, in float64 whatever JAX's global setting)."""
-        from jaxann.compiling import precision
-
-        return precision(np.asarray(self.params[0]["W"]).dtype)
-
     def outputs(self, x) -> np.ndarray:
         """a^L through the output link, (m, n_L) NumPy, for rows x (m, n_0) as stored."""
         from jaxann.predict import outputs
 
-        with self._precision():
-            return outputs(self.params, x, self.activation, self.output, self.input_divisor)
+        return outputs(self.params, x, self.activation, self.output, self.input_divisor)
 
     def predict(self, x) -> np.ndarray:
         """Class labels (m,) (indicator rows (m, n_L) for multilabel), or predictions (m,)
@@ -104,8 +96,7 @@ class Model:
         if self.task == "multiclass":
             from jaxann.predict import predict
 
-            with self._precision():
-                return self.classes[predict(self.params, x, self.activation, self.input_divisor)]
+            return self.classes[predict(self.params, x, self.activation, self.input_divisor)]
         a = self.outputs(x)
         if self.task == "binary":
             return self.classes[(a[:, 0] > 0.5).astype(int)]  # scikit-learn's threshold

@@ -86,7 +86,6 @@ def predict(params, x, activation: str, x_divisor: float | None = None) -> np.nd
     return outputs(params, x, activation, x_divisor=x_divisor).argmax(axis=-1)
 
 
-@in_params_precision
 def accuracy(params, x, y, activation: str, sample_weight=None, x_divisor: float | None = None) -> float:
     """The fraction of rows x whose predicted class is the label y (m,) (or argmax of
     targets); with sample_weight (m,), the fraction of the weight; x_divisor as `outputs`.

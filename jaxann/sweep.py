@@ -287,17 +287,17 @@ def fit_many(members: list, x, y, *, n_out: int | None = None, sample_weight=Non
         for gi, key in enumerate(order):
             indices = [i for i, k in enumerate(keys) if k == key]
             saved = resume.groups[gi] if resume is not None else None
-            with precision(members[indices[0]].dtype):  # float64 groups in float64, whatever the global setting
-                group = _group(members, indices, x, y, n_out, sample_weight, devices, saved)
-                weights = class_weighted(sample_weight, group.config.class_weight, y)
-                groups.append(group)
+            group = _group(members, indices, x, y, n_out, sample_weight, devices, saved)
+            weights = class_weighted(sample_weight, group.config.class_weight, y)
+            groups.append(group)
 
-                def after_round(state, best, group=group):
-                    group.state, group.best = state, best
-                    if callback is not None:
-                        callback(SweepStep(len(groups) - 1, group.members[:len(group.indices)],
-                                           lambda: _progress(members, groups, len(order)), group.indices))
+            def after_round(state, best, group=group):
+                group.state, group.best = state, best
+                if callback is not None:
+                    callback(SweepStep(len(groups) - 1, group.members[:len(group.indices)],
+                                       lambda: _progress(members, groups, len(order)), group.indices))
 
+            with precision(group.config.dtype):  # a float64 group in float64, whatever the global setting
                 _train(group, x, y, n_out, weights, x_divisor, devices, after_round)
         fit_seconds = time.perf_counter() - fit_start
         result = _result(members, groups, len(order), fit_seconds)

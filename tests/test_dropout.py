@@ -90,7 +90,7 @@ def test_one_forward_pass_with_masks_is_the_inverted_dropout_formula():
     np.testing.assert_allclose(a_L, a3, rtol=1e-5, atol=1e-6)
 
 
-def _mix(x):  # lowbias32, as `jaxann.deltas._mix` documents it, in NumPy's wrapping uint32
+def _mix(x):  # lowbias32, as `jaxann.deltas.mix` documents it, in NumPy's wrapping uint32
     x = x ^ (x >> np.uint32(16))
     x = x * np.uint32(0x7FEB352D)
     x = x ^ (x >> np.uint32(15))

@@ -5,7 +5,6 @@ one `Progress` that later fits and partial_fit continue from."""
 
 from __future__ import annotations
 
-import copy
 import warnings
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
@@ -21,10 +20,9 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from jaxann.activations import check_activation, registered
 from jaxann.deltas import FEEDBACK_RULES
-from jaxann.compiling import precision
 from jaxann.config import GRADS, TrainConfig
 from jaxann.inputs import validation_rows
-from jaxann.loop import History, Progress, Validation, fit, iteration_line, start
+from jaxann.loop import History, Validation, fit, iteration_line, start
 from jaxann.network import init_mlp_from_random_state
 from jaxann.predict import outputs, validation_outputs
 from jaxann.rules import Stopping
@@ -178,19 +176,19 @@ class _BaseMLP(BaseEstimator):
             raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
         return self._progress
 
-    @property
-    def _params(self):
-        """coefs_ / intercepts_ as the parameter tree in the precision the estimator trains
-        and predicts in (`_precision`); cast on the host, so no device program runs."""
-        dtype = self._precision()
+    def _weights(self, dtype=None):
+        """coefs_ / intercepts_ as the parameter tree in dtype (default: the precision the
+        estimator predicts in, `_precision`); cast on the host, so no device program runs."""
+        dtype = dtype or self._precision()
         return tuple({"W": np.asarray(W, dtype), "b": np.asarray(b, dtype)}
                      for W, b in zip(self.coefs_, self.intercepts_))
 
     def _precision(self, X=None) -> str:
         """The float type of the estimator's arithmetic: the dtype parameter, else the
         input's (float64 input trains in float64, float32 in float32, as scikit-learn's);
-        for a fitted estimator asked without X, that of its weights. Float64 runs inside
-        `jaxann.compiling.precision`, so JAX's global x64 setting is never needed."""
+        for a fitted estimator asked without X, that of its weights. The programs it runs
+        scope float64 themselves (`jaxann.compiling.precision`), so JAX's global x64
+        setting is never needed."""
         if self.dtype is not None:
             return np.dtype(self.dtype).name
         return np.dtype(X.dtype if X is not None else np.asarray(self.coefs_[0]).dtype).name
@@ -289,7 +287,7 @@ class _BaseMLP(BaseEstimator):
         scikit-learn does), and the stopping rule's memory of earlier fits."""
         before = self._progress
         dtype = np.dtype(config.dtype)
-        params = jax.tree.map(lambda a: np.asarray(a, dtype), self._params)
+        params = self._weights(dtype)
         if incremental and before is not None and before.state is not None:
             # in this call's precision (a partial_fit may bring float32 rows after float64 ones)
             state = jax.tree.map(lambda a: np.asarray(a, dtype) if np.issubdtype(np.asarray(a).dtype, np.floating)
@@ -349,18 +347,11 @@ class _BaseMLP(BaseEstimator):
             train, val = self._hold_out(y, rng)
         n_train = X.shape[0] if train is None else train.shape[0]
         config = self._config(hidden, n_train, 1 if incremental else int(self.max_iter), dtype)
-        with precision(dtype):
-            resume = self._resume(config, incremental)
-        return Plan(config, X, y, sample_weight, train, val, resume, _ReshuffledOrder(rng, n_train, self.shuffle),
-                    incremental)
+        return Plan(config, X, y, sample_weight, train, val, self._resume(config, incremental),
+                    _ReshuffledOrder(rng, n_train, self.shuffle), incremental)
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         plan = self._plan(X, y, sample_weight, incremental)
-        with precision(plan.config.dtype):
-            return self._train(plan)
-
-    def _train(self, plan: "Plan"):
-        """Train a planned fit and finish it (inside its precision's scope)."""
         if plan.config.optimizer == "lbfgs":
             return self._fit_lbfgs(plan)
         x, t, w = plan.training()
@@ -428,7 +419,7 @@ class _BaseMLP(BaseEstimator):
         continues from them), as scikit-learn runs it (`jaxann.lbfgs`)."""
         log = (lambda p: print(iteration_line(p.epoch, p.history.loss[-1]))) if self.verbose else None  # noqa: E731
         result = fit(plan.config, plan.x, plan.t.astype(plan.config.dtype), sample_weight=plan.sample_weight,
-                     params=self._params, callback=log)
+                     params=self._weights(plan.config.dtype), callback=log)
         self.n_iter_ = _check_optimize_result("lbfgs", result.lbfgs.scipy, self.max_iter)
         self.loss_ = result.lbfgs.loss
         self._set_weights(result.params, plan.config.dtype)
@@ -461,145 +452,33 @@ class _BaseMLP(BaseEstimator):
     def to_model(self):
         """This fitted estimator as a `jaxann.model.Model` (inputs: its features), which
         `jaxann.save_model` writes and `from_model` turns back into an estimator."""
-        from jaxann.model import Model
+        from jaxann.estimators.interchange import to_model
 
-        check_is_fitted(self)
-        params = tuple({"W": np.asarray(W), "b": np.asarray(b)} for W, b in zip(self.coefs_, self.intercepts_))
-        if isinstance(self, ClassifierMixin):
-            kind = self._label_binarizer.y_type_
-            task, classes = ("multilabel" if kind.startswith("multilabel") else kind), self.classes_
-        else:
-            task, classes = "regression", None
-        return Model(params, self._activation(), self._loss_name(), self.out_activation_, task,
-                     classes, None, self.grad)
+        return to_model(self)
 
     @classmethod
     def from_model(cls, model, **params):
         """A fitted estimator predicting as `model` (a `jaxann.model.Model`, or a path that
-        `jaxann.load_model` reads) does, on features x / model.input_divisor; params: other
-        constructor parameters (for later warm-started fits). JaxannError for a model this
-        estimator cannot hold (another task, or an activation or loss scikit-learn lacks)."""
-        from sklearn.preprocessing import LabelBinarizer
+        `jaxann.load_model` reads) does (`jaxann.estimators.interchange.from_model`)."""
+        from jaxann.estimators.interchange import from_model
 
-        from jaxann.errors import JaxannError
-        from jaxann.model import load_model
-
-        model = model if hasattr(model, "params") else load_model(model)
-        names = {ours: theirs for theirs, ours in ACTIVATION_NAMES.items()}
-        names.update((name, name) for name in registered())
-        classifier = issubclass(cls, ClassifierMixin)
-        if (model.task != "regression") != classifier:
-            raise JaxannError(f"a {model.task} model cannot be a {cls.__name__}")
-        layers = (model.activation,) if isinstance(model.activation, str) else model.activation
-        for name in layers:
-            if name not in names:
-                raise JaxannError(f"{cls.__name__} has no activation {name!r}; expected one of: {', '.join(names)}")
-        activation = names[model.activation] if isinstance(model.activation, str) else \
-            tuple(names[name] for name in model.activation)
-        losses = ("cross_entropy", "binary_cross_entropy") if classifier else ("squared_error", "poisson")
-        if model.loss not in losses:
-            raise JaxannError(f"{cls.__name__} trains on {' or '.join(losses)}, not {model.loss!r}")
-        if not classifier:
-            params.setdefault("loss", model.loss)
-        sizes = model.sizes
-        estimator = cls(hidden_layer_sizes=tuple(sizes[1:-1]), activation=activation, grad=model.grad,
-                        **params)
-        if classifier:
-            binarizer = LabelBinarizer()
-            binarizer.fit(np.eye(sizes[-1], dtype=int) if model.task == "multilabel" else model.classes)
-            estimator._label_binarizer, estimator.classes_ = binarizer, binarizer.classes_
-        estimator.n_features_in_, estimator.n_outputs_, estimator.n_layers_ = sizes[0], sizes[-1], len(sizes)
-        estimator.out_activation_ = model.output
-        estimator.n_iter_, estimator._progress = 0, None
-        estimator._set_weights(model.params, np.asarray(model.params[0]["W"]).dtype)
-        return estimator
-
-    # the fitted attributes scikit-learn's estimator has, besides the weights, as they are
-    _SKLEARN_FITTED = ("n_features_in_", "feature_names_in_", "n_outputs_", "n_layers_", "out_activation_",
-                       "n_iter_", "loss_", "classes_", "_label_binarizer")
+        return from_model(cls, model, **params)
 
     def to_sklearn(self):
-        """A fitted `sklearn.neural_network` MLPClassifier / MLPRegressor with this one's
-        parameters and weights (copies, in their dtype): its predict and predict_proba
-        equal this estimator's to float rounding, and scikit-learn's own tools (pickling,
-        ONNX converters) take it from there; the stochastic solvers' record (loss_curve_,
-        validation_scores_, best_loss_, best_validation_score_, t_) comes along.
-        grad, class_weight, dropout and dtype are jaxann's alone: a model trained by another
-        rule, or with dropout (off in prediction), predicts as any other, and a warm-started
-        fit in scikit-learn continues by backpropagation, its rows unweighted by class,
-        without dropout, in its input's precision. (A `jaxann.model.
-        Model` whose activation or loss scikit-learn lacks is refused by `from_model`
-        before it gets here.) scikit-learn has one activation for every hidden layer, of
-        its four: an activation per layer (unless all the same) or one registered with
-        `jaxann.activations.register` is refused, JaxannError saying why."""
-        from sklearn import neural_network
+        """A fitted `sklearn.neural_network` MLPClassifier / MLPRegressor predicting as this
+        one does (`jaxann.estimators.interchange.to_sklearn`)."""
+        from jaxann.estimators.interchange import to_sklearn
 
-        from jaxann.errors import JaxannError
-
-        check_is_fitted(self)
-        jaxann_only = ("grad", "class_weight", "dropout", "dtype")
-        params = {k: v for k, v in self.get_params(deep=False).items() if k not in jaxann_only}
-        activation = self.activation
-        if not isinstance(activation, str):
-            if len(set(activation)) > 1:
-                raise JaxannError(f"scikit-learn's {type(self).__name__} has one activation for every hidden layer; "
-                                  f"this one has one per layer, {list(activation)}, which it cannot represent")
-            activation = activation[0]
-        if activation not in ACTIVATION_NAMES:
-            raise JaxannError(f"scikit-learn's {type(self).__name__} has no activation {activation!r} (registered "
-                              f"with jaxann.activations.register); it has only: {', '.join(ACTIVATION_NAMES)}")
-        params["activation"] = activation
-        theirs = getattr(neural_network, type(self).__name__)(**params)
-        theirs.coefs_ = [np.array(W) for W in self.coefs_]
-        theirs.intercepts_ = [np.array(b) for b in self.intercepts_]
-        for name in self._SKLEARN_FITTED:
-            if name in vars(self):
-                setattr(theirs, name, copy.deepcopy(getattr(self, name)))
-        if "loss_curve_" in vars(self):  # a stochastic solver's: the stopping rule's record
-            theirs.loss_curve_ = list(self.loss_curve_)
-            theirs.validation_scores_ = None if self.validation_scores_ is None else list(self.validation_scores_)
-            theirs.best_loss_, theirs.best_validation_score_ = self.best_loss_, self.best_validation_score_
-            theirs.t_ = self.t_
-            theirs._no_improvement_count = self._progress.stopping.no_improvement if self._progress else 0
-        return theirs
+        return to_sklearn(self)
 
     @classmethod
     def from_sklearn(cls, model, **params):
         """A jaxann estimator started from a fitted scikit-learn MLPClassifier /
-        MLPRegressor: its parameters (params override them; warm_start=True unless given,
-        so fit continues from its weights), its weights (copies) and fitted attributes, and
-        its stopping rule's memory (best loss or validation score, the no-improvement
-        count, samples seen), so that a fit continues as scikit-learn's warm-started fit
-        would. The optimizer starts afresh (as every fit's does; partial_fit too, where
-        scikit-learn's would keep its momentum or Adam moments). TypeError for another
-        kind of model."""
-        from sklearn import neural_network
+        MLPRegressor, its next fit continuing as scikit-learn's warm start would
+        (`jaxann.estimators.interchange.from_sklearn`)."""
+        from jaxann.estimators.interchange import from_sklearn
 
-        expected = getattr(neural_network, cls.__name__)
-        if not isinstance(model, expected):
-            raise TypeError(f"{cls.__name__}.from_sklearn takes a fitted sklearn.neural_network.{cls.__name__}, "
-                            f"not {type(model).__name__}")
-        check_is_fitted(model)
-        ours = cls(**{**model.get_params(deep=False), "warm_start": True, **params})
-        ours.coefs_ = [np.array(W) for W in model.coefs_]
-        ours.intercepts_ = [np.array(b) for b in model.intercepts_]
-        for name in cls._SKLEARN_FITTED:
-            if name in vars(model):
-                setattr(ours, name, copy.deepcopy(getattr(model, name)))
-        ours._progress = None
-        if hasattr(model, "loss_curve_"):
-            ours.loss_curve_ = list(model.loss_curve_)
-            ours.validation_scores_ = None if model.validation_scores_ is None else list(model.validation_scores_)
-            # scikit-learn records no validation loss: NaN for its epochs
-            ours.validation_loss_curve_ = None if model.validation_scores_ is None else \
-                [float("nan")] * len(model.validation_scores_)
-            best_loss, best_score = model.best_loss_, model.best_validation_score_
-            stopping = Stopping(best_loss=np.inf if best_loss is None else float(best_loss),
-                                best_score=-np.inf if best_score is None else float(best_score),
-                                no_improvement=int(getattr(model, "_no_improvement_count", 0)))
-            # no optimizer state (None): a fit or partial_fit starts a new optimizer
-            ours._progress = Progress(0, None, History(), int(model.t_), stopping)
-        return ours
+        return from_sklearn(cls, model, **params)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -621,8 +500,7 @@ class _BaseMLP(BaseEstimator):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False)
         if hasattr(X, "toarray"):
             X = X.toarray()
-        with precision(self._precision()):
-            a_L = outputs(self._params, X, self._activation(), link=self.out_activation_)
+        a_L = outputs(self._weights(), X, self._activation(), link=self.out_activation_)
         return a_L.astype(X.dtype, copy=False)  # in the input's precision, as scikit-learn
 
 
