@@ -157,11 +157,12 @@ def main(argv=None) -> int:
     figures = study(args) if args.study else grid_search(args)
     if args.json:
         import jax
+        import ml_dtypes
         import sklearn
 
         figures.update(device=str(jax.devices()[0].device_kind), platform=jax.default_backend(),
                        machine=platform.machine(), cores=os.cpu_count(), jax=jax.__version__,
-                       sklearn=sklearn.__version__, date=datetime.date.today().isoformat(), argv=sys.argv[1:])
+                       ml_dtypes=ml_dtypes.__version__, sklearn=sklearn.__version__, date=datetime.date.today().isoformat(), argv=sys.argv[1:])
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=1)
     return 0

@@ -21,6 +21,18 @@ def is_concrete(a) -> bool:
     return not isinstance(a, jax.core.Tracer)
 
 
+def all_finite(a: np.ndarray) -> bool:
+    """Whether every entry of host array a is finite. Integers always are; for floats a
+    finite sum proves it (a NaN or an infinity makes the sum NaN or infinite) without the
+    boolean copy of a that `np.isfinite(a).all()` makes (0.1 s on MNIST's training set);
+    only a sum that overflows is checked entry by entry."""
+    if not np.issubdtype(a.dtype, np.inexact):
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(a)
+    return bool(np.isfinite(total)) or bool(np.isfinite(a).all())
+
+
 def check_rows(x, n_0: int | None = None, *, single: bool = False, empty: bool = False):
     """x as rows (m, n_0) of finite numbers (NumPy stays NumPy, a JAX array stays one);
     single: one example (n_0,) is accepted too; empty: m = 0 is accepted. n_0 None: any
@@ -35,7 +47,7 @@ def check_rows(x, n_0: int | None = None, *, single: bool = False, empty: bool =
                           + (f", for a first layer of {n_0} inputs" if n_0 is not None else ""))
     if not np.issubdtype(x.dtype, np.number):
         raise JaxannError(f"x has dtype {x.dtype}; expected numbers")
-    if is_concrete(x) and not bool(np.isfinite(x).all() if isinstance(x, np.ndarray) else jnp.all(jnp.isfinite(x))):
+    if is_concrete(x) and not (all_finite(x) if isinstance(x, np.ndarray) else bool(jnp.all(jnp.isfinite(x)))):
         raise JaxannError("x holds NaN or infinite values; expected finite numbers")
     return x
 
@@ -61,7 +73,9 @@ def check_data(x, y, n_out: int | None = None):
         n_out = n_out or max(int(y.max()) + 1, 1)
         check_labels(y, n_out)
     else:
-        if not np.all(np.isfinite(y)):
+        if not np.issubdtype(y.dtype, np.number):
+            raise JaxannError(f"targets y have dtype {y.dtype}; expected numbers")
+        if not all_finite(y):
             raise JaxannError("targets y hold NaN or infinite values; expected finite numbers")
         n_out = n_out or y.shape[1]
         if y.shape[1] != n_out:

@@ -7,7 +7,7 @@ import pytest
 
 import jaxann
 from jaxann.config import TrainConfig
-from jaxann.inputs import split_validation
+from jaxann.inputs import all_finite, split_validation
 from jaxann.loop import fit
 
 
@@ -29,10 +29,35 @@ def test_bad_sample_weights_are_refused(w, message, small_problem):
     (np.zeros((4, 3)), np.zeros(5, int), r"y has shape \(5,\); expected \(4,\)"),
     (np.zeros((4, 3)), np.array([0, 1, -1, 0]), r"labels y range over -1\.\.1; expected 0\.\.1"),
     (np.zeros((4, 3)), np.array([0.5, 1, 0, 0]), "labels y have dtype float64; expected integer"),
+    (np.zeros((4, 3)), np.array([[0.0], [1.0], [np.inf], [0.0]]), "targets y hold NaN or infinite"),
+    (np.zeros((4, 3)), np.array([["a"], ["b"], ["c"], ["d"]]), "targets y have dtype <U1; expected numbers"),
 ])
 def test_bad_data_is_refused(x, y, message):
     with pytest.raises(jaxann.JaxannError, match=message):
         fit(TrainConfig(), x, y)
+
+
+def _with(a, index, value):
+    a = a.copy()
+    a[index] = value
+    return a
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_all_finite_finds_every_non_finite_entry_and_no_other(dtype):
+    """The sum is only a shortcut: a NaN, an infinity, or infinities of both signs (their
+    sum is NaN) anywhere are found; finite entries whose sum overflows (the dtype's largest,
+    many times) are still finite."""
+    big = np.full((64, 3), np.finfo(dtype).max, dtype)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(np.sum(big)) and all_finite(big)
+    assert all_finite(np.zeros((5, 3), dtype))
+    for value in (np.nan, np.inf, -np.inf):
+        for index in ((0, 0), (4, 2), (2, 1)):
+            assert not all_finite(_with(np.ones((5, 3), dtype), index, value))
+            assert not all_finite(_with(big, index, value))
+    assert not all_finite(_with(_with(np.ones((5, 3), dtype), (1, 1), np.inf), (3, 0), -np.inf))
+    assert all_finite(np.arange(12, dtype=np.uint8).reshape(4, 3))  # integers always are
 
 
 def test_split_validation_keeps_rows_labels_and_weights_together():
