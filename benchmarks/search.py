@@ -1,6 +1,6 @@
 """Hyperparameter search, whole processes side by side.
 
-    python benchmarks/search.py [--repeat 3] [--n-jobs 1 2]   the grid search (CPU row)
+    python benchmarks/search.py [--repeat 3] [--n-jobs 1 2] [--float32]   the grid search (CPU row)
     python benchmarks/search.py --study [--trials 256 --data-dir PATH/TO/mnist --json FILE]
                                                               an Optuna study, K = 1 vs K = 64 (GPU row)
 
@@ -40,12 +40,13 @@ import warnings
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
-SEARCHER, ESTIMATOR, N_JOBS = SYSTEM
+SEARCHER, ESTIMATOR, N_JOBS, EXTRA = SYSTEM
 GridSearchCV = __import__(SEARCHER, fromlist=["GridSearchCV"]).GridSearchCV
 MLPClassifier = __import__(ESTIMATOR, fromlist=["MLPClassifier"]).MLPClassifier
 X, y = load_digits(return_X_y=True)
 X = X / 16.0
-mlp = MLPClassifier(hidden_layer_sizes=(50,), solver="sgd", max_iter=50, early_stopping=True, random_state=1)
+mlp = MLPClassifier(hidden_layer_sizes=(50,), solver="sgd", max_iter=50, early_stopping=True, random_state=1,
+                    **EXTRA)
 grid = {"alpha": [1e-4, 1e-3, 1e-2], "learning_rate_init": [0.1, 0.03, 0.01]}
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -53,21 +54,24 @@ with warnings.catch_warnings():
 print("best %.4f %s" % (search.best_score_, search.best_params_))
 """
 
-SYSTEMS = {
-    "jaxann GridSearchCV, jaxann MLPClassifier": ("jaxann.model_selection", "jaxann"),
-    "scikit-learn GridSearchCV, jaxann MLPClassifier": ("sklearn.model_selection", "jaxann"),
-    "scikit-learn GridSearchCV, scikit-learn MLPClassifier": ("sklearn.model_selection", "sklearn.neural_network"),
+SYSTEMS = {  # name: (the search's module, the estimator's module, the estimator's extra parameters)
+    "jaxann GridSearchCV, jaxann MLPClassifier": ("jaxann.model_selection", "jaxann", {}),
+    "scikit-learn GridSearchCV, jaxann MLPClassifier": ("sklearn.model_selection", "jaxann", {}),
+    "scikit-learn GridSearchCV, scikit-learn MLPClassifier": ("sklearn.model_selection", "sklearn.neural_network", {}),
 }
+# --float32: jaxann's fast path on these float64 pixels, beside the drop-in
+FLOAT32 = {"jaxann GridSearchCV, jaxann MLPClassifier(dtype='float32')":
+           ("jaxann.model_selection", "jaxann", {"dtype": "float32"})}
 
 
-def systems(n_jobs: list) -> dict:
-    """Each system of SYSTEMS with each n_jobs (named with it unless it is the only one 1),
-    scikit-learn's own last: the reference."""
+def systems(n_jobs: list, float32: bool = False) -> dict:
+    """Each system of SYSTEMS (with FLOAT32's first, if asked for) with each n_jobs (named
+    with it unless it is the only one 1), scikit-learn's own last: the reference."""
     named = {}
-    for name, (searcher, estimator) in SYSTEMS.items():
+    for name, (searcher, estimator, extra) in ({**FLOAT32, **SYSTEMS} if float32 else SYSTEMS).items():
         for jobs in n_jobs:
             label = name if n_jobs == [1] else name.replace("GridSearchCV", f"GridSearchCV(n_jobs={jobs})")
-            named[label] = (searcher, estimator, jobs)
+            named[label] = (searcher, estimator, jobs, extra)
     return named
 
 
@@ -95,15 +99,15 @@ def timed(command, env) -> tuple[float, str]:
 def grid_search(args) -> dict:
     env = environment()
     print(f"BLAS: {blas_kernel(env)}")
-    compared = systems(args.n_jobs)
+    compared = systems(args.n_jobs, args.float32)
     runs = {name: [] for name in compared}
     later = {name: [] for name in compared if compared[name][1] == "jaxann"}
     with tempfile.TemporaryDirectory() as root:
-        for i in range(args.repeat):
+        for _ in range(args.repeat):
             for name, system in compared.items():  # alternated, one of each per round
                 command = [sys.executable, "-c", f"SYSTEM = {system!r}\n" + SEARCH]
                 if system[1] == "jaxann":
-                    store = dict(env, JAXANN_COMPILE_CACHE=os.path.join(root, f"store-{len(runs[name])}-{i}"))
+                    store = dict(env, JAXANN_COMPILE_CACHE=tempfile.mkdtemp(dir=root))  # this run's own
                     runs[name].append(timed(command, store))  # an empty store: the first run
                     later[name].append(timed(command, store))  # the store it filled
                 else:
@@ -148,6 +152,8 @@ def main(argv=None) -> int:
     parser.add_argument("--study", action="store_true", help="the Optuna study instead of the grid search")
     parser.add_argument("--n-jobs", type=int, nargs="+", default=[1],
                         help="the searches' n_jobs to compare (each system runs with each)")
+    parser.add_argument("--float32", action="store_true",
+                        help="also jaxann's search with MLPClassifier(dtype='float32'), the fast path")
     parser.add_argument("--trials", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--k", type=int, nargs="+", default=[1, 64], help="trials per program to compare")

@@ -271,9 +271,10 @@ def _select(mask, new, old):
 
 @dataclass(frozen=True)
 class Round:
-    """What every round of `run_epochs` reads: the data on the device(s), n rows per epoch,
-    whether the targets are class labels, and the functions that give each round's row
-    orders and validation scores."""
+    """What every round of `run_epochs` reads: the data on the device(s), n row slots per
+    epoch (each model's rows, or fewer padded with -1: `sizes`), whether the targets are
+    class labels, and the functions that give each round's row orders and validation
+    scores."""
 
     data: tuple  # (x, t, sample_weight or None, x_divisor or None), placed
     n: int
@@ -283,6 +284,7 @@ class Round:
     # whether the next round's orders may be drawn while the device runs this one (they
     # must not consume a random stream: the next round may never come)
     ahead: bool = False
+    sizes: tuple | None = None  # each model's real rows per epoch (<= n); None: n each
 
 
 def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, rounds: Round, callback=None):
@@ -327,8 +329,8 @@ def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, ro
             good = False
             if training[i]:
                 score, loss = (None, None) if scores is None else (float(scores[i]), float(losses[i]))
-                good = m.after_epoch(Metrics(*(field[i] for field in metrics)), score, rounds.n, rounds.labels, seconds,
-                                     loss)
+                n = rounds.n if rounds.sizes is None else rounds.sizes[i]
+                good = m.after_epoch(Metrics(*(field[i] for field in metrics)), score, n, rounds.labels, seconds, loss)
             improved.append(good)
             keep.append(training[i] and not m.diverged)
             lrs.append(m.lr)

@@ -207,12 +207,13 @@ def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callab
     sample_weight (n,) holds the rows' weights, or is None: every row counts once (a program
     of its own, with no weights to read); x_divisor, when given (else None), makes each
     batch's features x / x_divisor (x then raw rows, e.g. uint8); order (n,) is the
-    epoch's row order. The rows are
-    cut into ceil(n / rows) batches; the last is padded with weight-0 rows, so its mean and
-    L2 term use its real size (its weight sum). The epoch's Metrics, as scikit-learn counts
-    them: loss = sum(C_batch rows_batch) / n, correct = the weight of the rows right,
-    m = the weight of all rows (n when unweighted); finite, whether the parameters after
-    it are all finite.
+    epoch's row order, ending in -1s where a model has fewer rows than the program's n
+    (fits of nearby sizes share one program: `jaxann.estimators.batch`). The n slots are
+    cut into ceil(n / rows) batches; the last is padded with weight-0 rows, as are the -1
+    slots, so its mean and L2 term use its real size (its weight sum). The epoch's
+    Metrics, as scikit-learn counts them: loss = sum(C_batch rows_batch) / (the real
+    rows), correct = the weight of the rows right, m = the weight of all rows (the real
+    rows when unweighted); finite, whether the parameters after it are all finite.
     batch_sharding: where each batch's rows go (data parallelism: split over a mesh's
     'data' axis; XLA then sums the gradient across devices).
     """
@@ -221,8 +222,9 @@ def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callab
 
     def epoch(state, x, t, sample_weight, x_divisor, order):
         dtype = t.dtype
-        idx = jnp.concatenate([order, jnp.zeros(pad, order.dtype)]).reshape(n_batches, rows)
-        real = jnp.concatenate([jnp.ones(n, dtype), jnp.zeros(pad, dtype)]).reshape(n_batches, rows)
+        slots = jnp.concatenate([order, jnp.full(pad, -1, order.dtype)]).reshape(n_batches, rows)
+        idx = jnp.maximum(slots, 0)  # an empty slot reads row 0, with weight 0
+        real = (slots >= 0).astype(dtype)
 
         # the fixed feedback matrices are loop invariants, closed over rather than carried
         # (a carried array is copied from step to step); a feedback stream is carried
@@ -242,7 +244,7 @@ def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callab
 
         state, per_batch = jax.lax.scan(body, state._replace(feedback=()), (idx, real))
         state = state._replace(feedback=feedback)
-        loss = jnp.sum(per_batch.loss * jnp.sum(real, axis=1)) / n
+        loss = jnp.sum(per_batch.loss * jnp.sum(real, axis=1)) / jnp.sum(real)
         metrics = (loss, jnp.sum(per_batch.correct), jnp.sum(per_batch.m), all_finite(state.params))
         packed = [jnp.asarray(v, loss.dtype)[None] for v in metrics]
         if isinstance(per_batch.angles, jax.Array):  # with alignment: each layer's mean angle

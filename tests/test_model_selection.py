@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy.stats import loguniform
 from sklearn import model_selection as sk
+from sklearn.base import clone
 from sklearn.datasets import load_digits, make_regression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -104,3 +105,28 @@ def test_what_cannot_be_batched_is_fitted_one_at_a_time(digits, x64, one_at_a_ti
     mlp = MLPClassifier(hidden_layer_sizes=(8,), max_iter=6, random_state=0)
     alone = run_both("GridSearchCV", mlp, {"solver": ["adam", "lbfgs"]}, X, y, one_at_a_time, cv=3, n_jobs=2)
     assert alone == 3 + 1  # the lbfgs candidate's 3 folds in the loop (threads, n_jobs=2), then the refit
+
+
+def test_folds_of_nearby_sizes_train_in_one_program(digits, x64, fresh_programs):
+    """Fits on 239, 240 and 241 rows (batches of 100: 3 each) share one vmapped epoch, the
+    smaller ones leaving their last slots empty; each equals its fit alone: the loss curve
+    to 1e-12 (float64 rounding, the batched program's fusions), and the invscaling clock
+    t_ counts its own rows (the learning rate of epoch k depends on it)."""
+    from jaxann import compiling
+    from jaxann.estimators.batch import fit_together
+
+    X, y = digits
+    mlp = MLPClassifier(hidden_layer_sizes=(12,), max_iter=5, solver="sgd", learning_rate="invscaling",
+                        learning_rate_init=0.5, batch_size=100, random_state=2)
+    requests = [(clone(mlp).set_params(random_state=i), X[:n], y[:n], None) for i, n in enumerate((239, 240, 241))]
+    with compiling.counting() as ledger:
+        outcomes = fit_together(requests)
+    assert ledger.names.count("epoch") == 1
+    for outcome, (estimator, Xn, yn, _) in zip(outcomes, requests):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # max_iter reached
+            alone = clone(estimator).fit(Xn, yn)
+        assert outcome.error is None
+        assert outcome.estimator.t_ == alone.t_ == 5 * len(yn)
+        np.testing.assert_allclose(outcome.estimator.loss_curve_, alone.loss_curve_, rtol=1e-12)
+        np.testing.assert_allclose(outcome.estimator.coefs_[0], alone.coefs_[0], rtol=0, atol=1e-12)

@@ -109,11 +109,14 @@ class _captured:
 
 def _program_key(plan: Plan):
     """What must be equal for plans to train in one program: the program's settings, the
-    rows per epoch and held out, the widths, and whether rows are weighted."""
+    batch size and the batches per epoch (folds of nearby sizes share a program: a model
+    with fewer rows leaves its last slots empty), the rows held out, the widths, and
+    whether rows are weighted."""
     n_train = plan.x.shape[0] if plan.train is None else plan.train.shape[0]
     n_val = 0 if plan.val is None else plan.val.shape[0]
     config = plan.config
-    return (config.program_config(), config.batch_rows(n_train), n_train, n_val, plan.x.shape[1], plan.t.shape[1],
+    rows = config.batch_rows(n_train)
+    return (config.program_config(), rows, -(-n_train // rows), n_val, plan.x.shape[1], plan.t.shape[1],
             plan.sample_weight is None)
 
 
@@ -140,14 +143,16 @@ def _train(outcomes: list, plans: list, sources: list) -> None:
         return (offset_of[id(plan)] + local).astype(np.int32)
 
     train_rows = [rows(p, p.train) for p in plans]
-    n_train = train_rows[0].shape[0]
+    sizes = tuple(r.shape[0] for r in train_rows)
+    n_train = max(sizes)  # the program's row slots; a model with fewer leaves its last ones empty (-1)
     placement = Placement.models(1, len(plans))
     data = placement.put((x, t, weights, None))
     idle = np.zeros(n_train, np.int32)
 
     def orders(members, ahead):
         # each model's order comes from its own RandomState, drawn once per epoch it trains
-        return np.stack([idle if m.done else train_rows[i][plan.order(m.epoch)]
+        return np.stack([idle if m.done else np.pad(train_rows[i][plan.order(m.epoch)], (0, n_train - sizes[i]),
+                                                     constant_values=-1)
                          for i, (m, plan) in enumerate(zip(members, plans))])
 
     score = None
@@ -157,7 +162,7 @@ def _train(outcomes: list, plans: list, sources: list) -> None:
     state = jax.tree.map(lambda *leaves: np.stack(leaves), *[plan.resume.state for plan in plans])
     started = time.perf_counter()
     state, best = run_epochs(config, members, placement.stack(state), None, Stack(True, placement),
-                             Round(data, n_train, False, orders, score), None)
+                             Round(data, n_train, False, orders, score, sizes=sizes), None)
     seconds = time.perf_counter() - started
     state, best = placement.gather(state), None if best is None else placement.gather(best)
     for k, (outcome, plan, member) in enumerate(zip(outcomes, plans, members)):
