@@ -226,3 +226,38 @@ def test_cache_command_shows_and_clears_each_part(tmp_path, monkeypatch, capsys)
     assert (root / "parsed" / "a.npy").exists()
     assert main(["cache", "--clear", "all"]) == 0
     assert not any(root.rglob("*.npy")) and not any(root.rglob("*.gz"))
+
+
+class _Lowered:
+    """A lowered program that records the options it is compiled with; it refuses them
+    all when `known` is False, as a jaxlib without the option does."""
+
+    def __init__(self, calls, known=True):
+        self.calls, self.known = calls, known
+
+    def compile(self, compiler_options=None):
+        if compiler_options and not self.known:
+            raise RuntimeError(f"INVALID_ARGUMENT: No such compile option: {next(iter(compiler_options))!r}")
+        self.calls.append(compiler_options)
+        return "program"
+
+
+def test_small_cpu_programs_compile_with_the_loop_emitters_unless_xla_flags_names_them(monkeypatch, fresh_programs):
+    program, _ = compiling.compiled("double", lambda: (lambda x: 2 * x), (np.ones(3),), key="options")
+    assert compiling._CPU_OPTIONS_KNOWN  # this jaxlib took CPU_OPTIONS
+    np.testing.assert_array_equal(program(np.ones(3)), 2.0)
+    calls = []
+    compiling._compile(_Lowered(calls), compiling.SMALL_PROGRAM - 1)
+    compiling._compile(_Lowered(calls), compiling.SMALL_PROGRAM)  # large: XLA's defaults
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_fusion_emitters=true")
+    compiling._compile(_Lowered(calls), 10)
+    assert calls == [{"xla_cpu_use_fusion_emitters": False}, None, None]
+
+
+def test_a_jaxlib_without_the_options_compiles_with_its_own(monkeypatch):
+    monkeypatch.setattr(compiling, "_CPU_OPTIONS_KNOWN", True)
+    calls = []
+    assert compiling._compile(_Lowered(calls, known=False), 10) == "program"
+    assert calls == [None] and not compiling._CPU_OPTIONS_KNOWN
+    compiling._compile(_Lowered(calls, known=False), 10)  # not asked again
+    assert calls == [None, None]
