@@ -194,9 +194,15 @@ def _environment() -> str:
             with open("/proc/cpuinfo") as f:  # the model and instruction set the code was built for
                 processor = "".join(sorted({line for line in f if line.startswith(("model name", "flags"))}))
         _ENVIRONMENT = repr((sys.version_info[:2], jax.__version__, jaxlib.__version__, optax.__version__,
-                             source.hexdigest(), os.environ.get("XLA_FLAGS", ""), device.platform,
+                             source.hexdigest(), _xla_flags(), device.platform,
                              device.device_kind, jax.device_count(), processor))
     return _ENVIRONMENT
+
+
+@functools.cache
+def _xla_flags() -> str:
+    """XLA_FLAGS as XLA read them: once, when this process started its backend."""
+    return os.environ.get("XLA_FLAGS", "")
 
 
 def _device():
@@ -314,8 +320,7 @@ def _compile(lowered, elements: int):
     global _CPU_OPTIONS_KNOWN
     options = {}
     if _CPU_OPTIONS_KNOWN and elements < SMALL_PROGRAM and _device().platform == "cpu":
-        flags = os.environ.get("XLA_FLAGS", "")
-        options = {name: value for name, value in CPU_OPTIONS.items() if name not in flags}
+        options = {name: value for name, value in CPU_OPTIONS.items() if f"--{name}=" not in _xla_flags()}
     try:
         return lowered.compile(compiler_options=options or None)
     except Exception as e:

@@ -8,6 +8,7 @@ import pickle
 import subprocess
 import sys
 from collections import OrderedDict
+from types import SimpleNamespace
 
 import jax
 import numpy as np
@@ -247,15 +248,22 @@ def test_small_cpu_programs_compile_with_the_loop_emitters_unless_xla_flags_name
     assert compiling._CPU_OPTIONS_KNOWN  # this jaxlib took CPU_OPTIONS
     np.testing.assert_array_equal(program(np.ones(3)), 2.0)
     calls = []
+    monkeypatch.setattr(compiling, "_device", lambda: SimpleNamespace(platform="cpu"))
+    monkeypatch.setattr(compiling, "_xla_flags", lambda: "--xla_force_host_platform_device_count=2")
     compiling._compile(_Lowered(calls), compiling.SMALL_PROGRAM - 1)
     compiling._compile(_Lowered(calls), compiling.SMALL_PROGRAM)  # large: XLA's defaults
-    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_fusion_emitters=true")
+    monkeypatch.setattr(compiling, "_xla_flags", lambda: "--xla_cpu_use_fusion_emitters=true")
     compiling._compile(_Lowered(calls), 10)
-    assert calls == [{"xla_cpu_use_fusion_emitters": False}, None, None]
+    monkeypatch.setattr(compiling, "_device", lambda: SimpleNamespace(platform="gpu"))
+    monkeypatch.setattr(compiling, "_xla_flags", lambda: "")
+    compiling._compile(_Lowered(calls), 10)
+    assert calls == [{"xla_cpu_use_fusion_emitters": False}, None, None, None]
 
 
 def test_a_jaxlib_without_the_options_compiles_with_its_own(monkeypatch):
     monkeypatch.setattr(compiling, "_CPU_OPTIONS_KNOWN", True)
+    monkeypatch.setattr(compiling, "_device", lambda: SimpleNamespace(platform="cpu"))
+    monkeypatch.setattr(compiling, "_xla_flags", lambda: "")
     calls = []
     assert compiling._compile(_Lowered(calls, known=False), 10) == "program"
     assert calls == [None] and not compiling._CPU_OPTIONS_KNOWN

@@ -31,10 +31,22 @@ def test_bad_sample_weights_are_refused(w, message, small_problem):
     (np.zeros((4, 3)), np.array([0.5, 1, 0, 0]), "labels y have dtype float64; expected integer"),
     (np.zeros((4, 3)), np.array([[0.0], [1.0], [np.inf], [0.0]]), "targets y hold NaN or infinite"),
     (np.zeros((4, 3)), np.array([["a"], ["b"], ["c"], ["d"]]), "targets y have dtype <U1; expected numbers"),
+    (np.zeros((4, 3)), np.eye(2, dtype=bool)[[0, 1, 0, 1]], "targets y have dtype bool; expected numbers"),
 ])
 def test_bad_data_is_refused(x, y, message):
     with pytest.raises(jaxann.JaxannError, match=message):
         fit(TrainConfig(), x, y)
+
+
+@pytest.mark.parametrize("order, shape", [
+    (lambda k: np.arange(12) - 1, "int64 rows of shape (12,)"),  # -1 is not a row
+    (lambda k: np.arange(11), "int64 rows of shape (11,)"),
+    (lambda k: np.arange(12.0), "float64 rows of shape (12,)"),
+])
+def test_an_order_that_is_not_the_rows_indices_is_refused(order, shape, small_problem):
+    x, y = small_problem(n=12)
+    with pytest.raises(jaxann.JaxannError, match=re.escape(f"order(0) gave {shape}; expected (12,) row indices 0..11")):
+        fit(TrainConfig(hidden=(3,), epochs=1), x, y, order=order)
 
 
 def _with(a, index, value):

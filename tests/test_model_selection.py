@@ -107,26 +107,37 @@ def test_what_cannot_be_batched_is_fitted_one_at_a_time(digits, x64, one_at_a_ti
     assert alone == 3 + 1  # the lbfgs candidate's 3 folds in the loop (threads, n_jobs=2), then the refit
 
 
-def test_folds_of_nearby_sizes_train_in_one_program(digits, x64, fresh_programs):
-    """Fits on 239, 240 and 241 rows (batches of 100: 3 each) share one vmapped epoch, the
-    smaller ones leaving their last slots empty; each equals its fit alone: the loss curve
-    to 1e-12 (float64 rounding, the batched program's fusions), and the invscaling clock
-    t_ counts its own rows (the learning rate of epoch k depends on it)."""
+@pytest.mark.parametrize("sizes, settings, weighted", [
+    ((239, 240, 241), {"learning_rate": "invscaling"}, False),
+    # 24 rows held out of each, 208..216 trained on, weighted rows
+    ((232, 236, 240), {"early_stopping": True, "n_iter_no_change": 2}, True),
+], ids=["invscaling", "early-stopping-weighted"])
+def test_folds_of_nearby_sizes_train_in_one_program(digits, x64, fresh_programs, sizes, settings, weighted):
+    """Fits on a few rows more or fewer (batches of 100: 3 each) share one vmapped epoch,
+    the smaller ones leaving their last slots empty; each equals its fit alone: the loss
+    curve (and validation scores) to 1e-12 (float64 rounding in the batched program's
+    fusions), and the invscaling clock t_ counts its own rows (the learning rate of epoch
+    k depends on it)."""
     from jaxann import compiling
     from jaxann.estimators.batch import fit_together
 
     X, y = digits
-    mlp = MLPClassifier(hidden_layer_sizes=(12,), max_iter=5, solver="sgd", learning_rate="invscaling",
-                        learning_rate_init=0.5, batch_size=100, random_state=2)
-    requests = [(clone(mlp).set_params(random_state=i), X[:n], y[:n], None) for i, n in enumerate((239, 240, 241))]
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    mlp = MLPClassifier(hidden_layer_sizes=(12,), max_iter=5, solver="sgd", learning_rate_init=0.5, batch_size=100,
+                        random_state=2, **settings)
+    requests = [(clone(mlp).set_params(random_state=i), X[:n], y[:n], w[:n] if weighted else None)
+                for i, n in enumerate(sizes)]
     with compiling.counting() as ledger:
         outcomes = fit_together(requests)
     assert ledger.names.count("epoch") == 1
-    for outcome, (estimator, Xn, yn, _) in zip(outcomes, requests):
+    for outcome, (estimator, Xn, yn, wn) in zip(outcomes, requests):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # max_iter reached
-            alone = clone(estimator).fit(Xn, yn)
+            alone = clone(estimator).fit(Xn, yn, sample_weight=wn)
         assert outcome.error is None
-        assert outcome.estimator.t_ == alone.t_ == 5 * len(yn)
+        trained = len(yn) - (24 if estimator.early_stopping else 0)
+        assert outcome.estimator.t_ == alone.t_ == alone.n_iter_ * trained
         np.testing.assert_allclose(outcome.estimator.loss_curve_, alone.loss_curve_, rtol=1e-12)
+        if estimator.early_stopping:
+            np.testing.assert_allclose(outcome.estimator.validation_scores_, alone.validation_scores_, rtol=1e-12)
         np.testing.assert_allclose(outcome.estimator.coefs_[0], alone.coefs_[0], rtol=0, atol=1e-12)
