@@ -230,7 +230,8 @@ def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callab
         # (a carried array is copied from step to step); a feedback stream is carried
         feedback = state.feedback
 
-        def body(state, batch):
+        def body(carry, batch):
+            state, sums = carry
             state = state._replace(feedback=feedback)
             idx, real = batch
             weight = real if sample_weight is None else sample_weight[idx] * real
@@ -240,15 +241,18 @@ def make_epoch(step: Callable, rows: int, n: int, batch_sharding=None) -> Callab
             if batch_sharding is not None:
                 batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
             state, metrics = step(state, batch)
-            return state._replace(feedback=()), metrics
+            # the epoch's sums, added batch after batch as scikit-learn adds its loss
+            sums = (sums[0] + metrics.loss * jnp.sum(real), sums[1] + metrics.correct, sums[2] + metrics.m)
+            return (state._replace(feedback=()), sums), metrics.angles
 
-        state, per_batch = jax.lax.scan(body, state._replace(feedback=()), (idx, real))
+        zero = jnp.zeros((), dtype)
+        (state, (loss, correct, m)), angles = jax.lax.scan(body, (state._replace(feedback=()), (zero, zero, zero)),
+                                                           (idx, real))
         state = state._replace(feedback=feedback)
-        loss = jnp.sum(per_batch.loss * jnp.sum(real, axis=1)) / jnp.sum(real)
-        metrics = (loss, jnp.sum(per_batch.correct), jnp.sum(per_batch.m), all_finite(state.params))
-        packed = [jnp.asarray(v, loss.dtype)[None] for v in metrics]
-        if isinstance(per_batch.angles, jax.Array):  # with alignment: each layer's mean angle
-            packed.append(jnp.mean(per_batch.angles, axis=0).astype(loss.dtype))
+        loss = loss / jnp.sum(real)
+        packed = [jnp.asarray(v, dtype)[None] for v in (loss, correct, m, all_finite(state.params))]
+        if isinstance(angles, jax.Array):  # with alignment: each layer's mean angle
+            packed.append(jnp.mean(angles, axis=0).astype(dtype))
         return state, jnp.concatenate(packed)  # one read-back for all
 
     return epoch
@@ -301,5 +305,6 @@ def compiled_epoch(config: TrainConfig, n: int, args: tuple, batch_sharding=None
 
 
 def all_finite(tree) -> jax.Array:
-    """True when every entry of every leaf is finite (traced inside the epoch)."""
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(tree)]))
+    """True when every entry of every leaf is finite (traced inside the epoch): a * 0 is 0
+    for a finite entry and NaN for an infinite or NaN one, so one sum per leaf tells."""
+    return jnp.isfinite(sum(jnp.sum(a * 0) for a in jax.tree.leaves(tree)))
