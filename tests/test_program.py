@@ -81,3 +81,18 @@ def test_program_config_resets_what_the_program_does_not_read():
     program = config.program_config()
     assert (program.lr, program.alpha, program.seed, program.epochs) == (0.1, 1e-4, 1, 10)
     assert (program.activation, program.batch_size) == ("tanh", 7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_inside_a_program_finds_each_non_finite_entry(dtype, x64):
+    """`program.all_finite`, compiled: a * 0 is NaN for an infinite or NaN entry and 0 for
+    any finite one, the largest included (the compiled program must not fold a * 0 to 0)."""
+    check = jax.jit(program_mod.all_finite)
+    big = np.finfo(dtype).max
+    tree = ({"W": np.full((4, 3), big, dtype), "b": np.zeros(3, dtype)}, {"W": np.ones((3, 2), dtype)})
+    assert bool(check(tree))
+    for leaf in (("W", 0), ("b", 0), ("W", 1)):
+        for value in (np.inf, -np.inf, np.nan):
+            broken = jax.tree.map(np.copy, tree)
+            broken[leaf[1]][leaf[0]].flat[-1] = value
+            assert not bool(check(broken)), (leaf, value)
