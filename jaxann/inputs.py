@@ -83,6 +83,16 @@ def check_data(x, y, n_out: int | None = None):
     return x, y, n_out
 
 
+def check_order(rows, k: int, n: int) -> np.ndarray:
+    """A caller's row order for epoch k as int32: (n,) row indices 0..n-1."""
+    rows = np.asarray(rows)
+    indices = rows.shape == (n,) and np.issubdtype(rows.dtype, np.integer)
+    if not indices or (n and not 0 <= rows.min() <= rows.max() < n):
+        raise JaxannError(f"order({k}) gave {rows.dtype} rows of shape {rows.shape}; "
+                          f"expected ({n},) row indices 0..{n - 1}")
+    return rows.astype(np.int32)
+
+
 def check_sample_weight(sample_weight, n: int) -> np.ndarray | None:
     """Sample weights (n,): finite, non-negative, not all zero; None stays None (all rows count once)."""
     if sample_weight is None:

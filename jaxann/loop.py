@@ -26,7 +26,8 @@ import numpy as np
 
 from jaxann.config import TrainConfig
 from jaxann.errors import JaxannError
-from jaxann.inputs import check_data, check_sample_weight, class_weighted, split_validation, stratify_labels
+from jaxann.inputs import check_data, check_order, check_sample_weight, class_weighted, split_validation, \
+    stratify_labels
 from jaxann.losses import as_targets
 from jaxann.network import layer_sizes
 from jaxann import compiling
@@ -398,7 +399,7 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=No
         x, y, n_out, sample_weight, validation = _checked(config, x, y, n_out, sample_weight, validation, x_divisor)
         n = x.shape[0]
         orders = (lambda k: epoch_order(config.seed, k, n, config.shuffle)) if order is None else \
-            (lambda k: _checked_order(order(k), k, n))
+            (lambda k: check_order(order(k), k, n))
         inputs = _Inputs(x, y, n_out, sample_weight, validation, x_divisor, orders, devices)
         if resume is None:
             resume = start(config, params, sizes=config.sizes(x.shape[1], n_out))
@@ -410,16 +411,6 @@ def fit(config: TrainConfig, x, y, *, n_out: int | None = None, sample_weight=No
             result = _fit(config, inputs, resume, callback)
     return replace(result, compile_seconds=compilations.seconds, compiled=compilations.names,
                    loaded=compilations.loaded)
-
-
-def _checked_order(rows, k: int, n: int) -> np.ndarray:
-    """A caller's row order for epoch k as int32: (n,) row indices 0..n-1."""
-    rows = np.asarray(rows)
-    indices = rows.shape == (n,) and np.issubdtype(rows.dtype, np.integer)
-    if not indices or (n and not 0 <= rows.min() <= rows.max() < n):
-        raise JaxannError(f"order({k}) gave {rows.dtype} rows of shape {rows.shape}; "
-                          f"expected ({n},) row indices 0..{n - 1}")
-    return rows.astype(np.int32)
 
 
 def _fit(config: TrainConfig, inputs: _Inputs, resume: Progress, callback) -> FitResult:

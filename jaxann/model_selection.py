@@ -16,11 +16,12 @@ and given its fold's rows as scikit-learn's loop builds and gives them (a `Pipel
 earlier steps fitted on the fold, as there), jaxann's estimators among them record their
 fit, those fits train as one program per shape (`jaxann.estimators.batch`: each model its
 own fold's rows, random stream, stopping rule; folds a few rows apart share one), and
-scikit-learn's loop then finds each fit done and scores it. So `cv_results_` equals scikit-learn's `GridSearchCV` over the
-same estimator fitting one candidate at a time, to float rounding. What cannot be
-batched (solver='lbfgs', another library's estimator as a candidate) is fitted by
-scikit-learn's loop one at a time, as usual. With n_jobs other than 1 the loop runs in
-threads (its fits are already done), so `n_jobs` costs no new processes.
+scikit-learn's loop then finds each fit done and scores it. So `cv_results_` equals
+scikit-learn's `GridSearchCV` over the same estimator fitting one candidate at a time, to
+float rounding. What cannot be batched (solver='lbfgs', another library's estimator as a
+candidate) is fitted by scikit-learn's loop one at a time, as usual. With n_jobs other
+than 1 the loop runs in threads (its fits are already done), so `n_jobs` costs no new
+processes.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxann import compiling
+from jaxann import compiling, program_store
 from jaxann.config import TrainConfig
 from jaxann.loop import fit
 
@@ -76,7 +76,7 @@ def run_python(code: str, **env) -> str:
 FIT = """
 import numpy as np
 import pytest
-from jaxann import compiling
+from jaxann import compiling, program_store
 from jaxann.config import TrainConfig
 from jaxann.loop import fit
 x, y = np.random.default_rng(0).normal(size=(17, 3)), np.arange(17) % 3
@@ -89,7 +89,7 @@ def fit_once():
 def test_a_cache_the_user_configured_is_left_in_charge(tmp_path):
     store, theirs = tmp_path / "programs", tmp_path / "theirs"
     out = run_python("import jax; jax.config.update('jax_compilation_cache_dir', %r)\n" % str(theirs) + FIT +
-                     "result = fit_once(); print(result.compiled, result.loaded, compiling.store_folder())",
+                     "result = fit_once(); print(result.compiled, result.loaded, program_store.store_folder())",
                      JAXANN_COMPILE_CACHE=str(store))
     assert out.split() == ["['epoch']", "[]", "None"] and not store.exists()
 
@@ -104,7 +104,7 @@ def test_a_program_that_jax_own_cache_handed_back_is_never_stored(tmp_path):
         "jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)\n" + FIT +
         "fit_once()\n"  # compiled: JAX's cache now holds the program
         "jax.clear_caches()\n"
-        "compiling.store_folder = lambda: %r\n" % str(store) +
+        "program_store.store_folder = lambda: %r\n" % str(store) +
         "result = fit_once()\n"  # JAX's cache answers; jaxann's store would otherwise take them
         "print(result.compiled, result.loaded)",
         JAXANN_COMPILE_CACHE=str(store))
@@ -145,7 +145,7 @@ def test_a_planted_program_never_runs_and_is_compiled_anew(tmp_path):
     # store's first line: the signature does not match, so nothing of it is unpickled
     namespace = {}
     exec(PLANTED % marker, namespace)
-    blob = compiling.STORE_FORMAT + b"\0" * compiling.SIGNATURE + pickle.dumps(namespace["Payload"]())
+    blob = program_store.STORE_FORMAT + b"\0" * program_store.SIGNATURE + pickle.dumps(namespace["Payload"]())
     for path in store.iterdir():
         path.write_bytes(blob)
     second, log = train(tmp_path, "second", store=store)
@@ -186,7 +186,7 @@ def test_the_store_keeps_its_size_removing_the_programs_used_longest_ago(tmp_pat
     monkeypatch.setattr(compiling, "_KEPT", OrderedDict())
     x, y = np.random.default_rng(0).normal(size=(17, 3)), np.arange(17) % 3
     fit(TrainConfig(hidden=(4,), epochs=1, batch_size=5, validation_fraction=0.3), x, y)
-    files = compiling.stored_programs(tmp_path)
+    files = program_store.stored_programs(tmp_path)
     sizes = {p.name.split("-")[0]: p.stat().st_size for p in files}
     assert sorted(sizes) == ["epoch", "scores"]
     os.utime(next(p for p in files if p.name.startswith("scores")), (1, 1))  # used long ago
@@ -195,13 +195,13 @@ def test_the_store_keeps_its_size_removing_the_programs_used_longest_ago(tmp_pat
     limit = 2 * sizes["epoch"] + sizes["scores"] // 2
     monkeypatch.setenv("JAXANN_COMPILE_CACHE_MAX", str(limit))
     fit(TrainConfig(hidden=(4,), epochs=1, batch_size=6), x, y)
-    names = [p.name.split("-")[0] for p in compiling.stored_programs(tmp_path)]
+    names = [p.name.split("-")[0] for p in program_store.stored_programs(tmp_path)]
     assert names == ["epoch", "epoch"], names
-    assert compiling.store_limit() == limit
+    assert program_store.store_limit() == limit
     monkeypatch.setenv("JAXANN_COMPILE_CACHE_MAX", "2G")
-    assert compiling.store_limit() == 2 << 30
+    assert program_store.store_limit() == 2 << 30
     monkeypatch.setenv("JAXANN_COMPILE_CACHE_MAX", "lots")
-    assert compiling.store_limit() == compiling.STORE_LIMIT
+    assert program_store.store_limit() == program_store.STORE_LIMIT
     assert capsys.readouterr().err.count("JAXANN_COMPILE_CACHE_MAX='lots' is not a size") == 1
 
 
@@ -249,13 +249,13 @@ def test_small_cpu_programs_compile_with_the_loop_emitters_unless_xla_flags_name
     np.testing.assert_array_equal(program(np.ones(3)), 2.0)
     calls = []
     monkeypatch.setattr(compiling, "_device", lambda: SimpleNamespace(platform="cpu"))
-    monkeypatch.setattr(compiling, "_xla_flags", lambda: "--xla_force_host_platform_device_count=2")
+    monkeypatch.setattr(program_store, "xla_flags", lambda: "--xla_force_host_platform_device_count=2")
     compiling._compile(_Lowered(calls), compiling.SMALL_PROGRAM - 1)
     compiling._compile(_Lowered(calls), compiling.SMALL_PROGRAM)  # large: XLA's defaults
-    monkeypatch.setattr(compiling, "_xla_flags", lambda: "--xla_cpu_use_fusion_emitters=true")
+    monkeypatch.setattr(program_store, "xla_flags", lambda: "--xla_cpu_use_fusion_emitters=true")
     compiling._compile(_Lowered(calls), 10)
     monkeypatch.setattr(compiling, "_device", lambda: SimpleNamespace(platform="gpu"))
-    monkeypatch.setattr(compiling, "_xla_flags", lambda: "")
+    monkeypatch.setattr(program_store, "xla_flags", lambda: "")
     compiling._compile(_Lowered(calls), 10)
     assert calls == [{"xla_cpu_use_fusion_emitters": False}, None, None, None]
 
@@ -263,7 +263,7 @@ def test_small_cpu_programs_compile_with_the_loop_emitters_unless_xla_flags_name
 def test_a_jaxlib_without_the_options_compiles_with_its_own(monkeypatch):
     monkeypatch.setattr(compiling, "_CPU_OPTIONS_KNOWN", True)
     monkeypatch.setattr(compiling, "_device", lambda: SimpleNamespace(platform="cpu"))
-    monkeypatch.setattr(compiling, "_xla_flags", lambda: "")
+    monkeypatch.setattr(program_store, "xla_flags", lambda: "")
     calls = []
     assert compiling._compile(_Lowered(calls, known=False), 10) == "program"
     assert calls == [None] and not compiling._CPU_OPTIONS_KNOWN

@@ -14,7 +14,7 @@ import pytest
 from sklearn.datasets import load_iris
 
 import jaxann
-from jaxann import compiling
+from jaxann import compiling, program_store
 from jaxann.activations import ACTIVATIONS, register, registered
 from jaxann.cli import main
 from jaxann.config import TrainConfig
@@ -242,11 +242,11 @@ def test_a_registered_activation_is_never_stored_and_registering_anew_recompiles
     x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
     z1 = x @ params[0]["W"] + params[0]["b"]
     outputs(params, x, "relu")
-    assert [p.name.split("-")[0] for p in compiling.stored_programs(tmp_path)] == ["outputs"]
+    assert [p.name.split("-")[0] for p in program_store.stored_programs(tmp_path)] == ["outputs"]
     for k in (2, 3):  # the same name, registered anew with other functions: h(z) = k z
         register("scaled", lambda z, k=k: k * z, lambda z, k=k: jnp.full_like(z, k))
         expected = (k * z1) @ params[1]["W"] + params[1]["b"]
         np.testing.assert_allclose(outputs(params, x, "scaled"), expected, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(np.asarray(jaxann.forward(params, x, "scaled")), expected, rtol=1e-5, atol=1e-6)
     # the registered activation's programs were kept in the process, never stored
-    assert [p.name.split("-")[0] for p in compiling.stored_programs(tmp_path)] == ["outputs"]
+    assert [p.name.split("-")[0] for p in program_store.stored_programs(tmp_path)] == ["outputs"]

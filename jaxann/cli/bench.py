@@ -60,7 +60,7 @@ def _systems(text: str) -> list[str]:
 
 def run(args) -> int:
     from jaxann import bench
-    from jaxann.compiling import use_program_store
+    from jaxann.program_store import use_program_store
     from jaxann.console import ProgressBar
     from jaxann.data import load, mnist_if_found
     from jaxann.runs import write_json

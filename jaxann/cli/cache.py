@@ -17,7 +17,7 @@ def add_arguments(p):
 
 def _parts() -> dict:
     """part -> (folder, its files)."""
-    from jaxann.compiling import cache_folder, stored_programs
+    from jaxann.program_store import cache_folder, stored_programs
     from jaxann.data import DATASETS
     from jaxann.files import cache_dir
 
@@ -39,7 +39,7 @@ def _size(n: int) -> str:
 
 
 def run(args) -> int:
-    from jaxann.compiling import store_limit
+    from jaxann.program_store import store_limit
     from jaxann.console import count
 
     parts = _parts()

@@ -51,7 +51,7 @@ def add_arguments(p):
 
 def run(args) -> int:
     from jaxann.activations import label
-    from jaxann.compiling import use_program_store
+    from jaxann.program_store import use_program_store
     from jaxann.gradcheck import gradcheck, random_problem
 
     if len(args.sizes) < 2:

@@ -76,7 +76,7 @@ def run(args) -> int:
         for name in SweepFolder(args.out).claim(resume=args.resume, overwrite=args.overwrite):
             print(f"Removed {args.out}/{name} of the sweep replaced (--overwrite)", file=sys.stderr)
     from jaxann.checkpoint import load_sweep, save_sweep
-    from jaxann.compiling import use_program_store
+    from jaxann.program_store import use_program_store
     from jaxann.console import ProgressBar, count
     from jaxann.data import load
     from jaxann.placement import device_name

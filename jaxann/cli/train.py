@@ -61,7 +61,8 @@ def run(args) -> int:
     import numpy as np
 
     from jaxann.activations import label
-    from jaxann.compiling import counting, use_program_store
+    from jaxann.compiling import counting
+    from jaxann.program_store import use_program_store
     from jaxann.data import load
     from jaxann.placement import device_name
     from jaxann.predict import accuracy

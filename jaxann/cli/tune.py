@@ -41,7 +41,7 @@ SPACE_FLAGS = ("lr", "alpha", "momentum", "beta1", "beta2", "epsilon", "power_t"
 def run(args) -> int:
     from jaxann import tune
     from jaxann.cli.args import config_from, dataset_of
-    from jaxann.compiling import use_program_store
+    from jaxann.program_store import use_program_store
     from jaxann.console import count
     from jaxann.data import load
     from jaxann.files import atomic_write
