@@ -12,12 +12,16 @@ import pytest
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 # compiled programs and parsed data cached in folders of the test session's own, never the
-# user's (real MNIST is found through JAXANN_DATA_DIR)
+# user's (real MNIST is found through JAXANN_DATA_DIR); the process that made a folder
+# removes it when it exits (pytest-xdist's workers inherit the variables and share them)
+import atexit
+import shutil
 import tempfile
 
 for variable, prefix in (("JAXANN_COMPILE_CACHE", "jaxann-xla-"), ("JAXANN_CACHE_DIR", "jaxann-cache-")):
     if not os.environ.get(variable):
-        os.environ[variable] = tempfile.mkdtemp(prefix=prefix)
+        os.environ[variable] = folder = tempfile.mkdtemp(prefix=prefix)
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
 # test_data.py isolates itself from JAXANN_DATA_DIR; it finds real MNIST through this copy
 if os.environ.get("JAXANN_DATA_DIR"):
