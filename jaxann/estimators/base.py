@@ -307,10 +307,9 @@ class _BaseMLP(BaseEstimator):
         return progress
 
     def _log(self, progress):
-        if self.verbose:
-            print(iteration_line(progress.epoch, progress.history.loss[-1]))
-            if progress.history.validation_score:
-                print(f"Validation score: {progress.history.validation_score[-1]:f}")
+        print(iteration_line(progress.epoch, progress.history.loss[-1]))
+        if progress.history.validation_score:
+            print(f"Validation score: {progress.history.validation_score[-1]:f}")
 
     def _plan(self, X, y, sample_weight=None, incremental=False) -> "Plan":
         """Everything before training: the input checked, the network initialised (or
@@ -365,7 +364,8 @@ class _BaseMLP(BaseEstimator):
 
             validation = Validation(np.asarray(x_val, dtype), self._labels(t_val), w_val, score)
         result = fit(plan.config, x, t.astype(plan.config.dtype), sample_weight=w, validation=validation,
-                     resume=plan.resume, order=plan.order, callback=self._log)
+                     resume=plan.resume, order=plan.order,
+                     callback=self._log if self.verbose else None)  # a Progress an epoch costs time
         return self._finish(plan, result)
 
     def _class_weighted(self, t, sample_weight, incremental):
