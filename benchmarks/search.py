@@ -1,12 +1,15 @@
 """Hyperparameter search, whole processes side by side.
 
-    python benchmarks/search.py [--repeat 3] [--n-jobs 1 2] [--float32]   the grid search (CPU row)
+    python benchmarks/search.py [--repeat 3] [--n-jobs 1 2] [--float32] [--grid 4x4]
+                                                              the grid search (CPU row)
     python benchmarks/search.py --study [--trials 256 --data-dir PATH/TO/mnist --json FILE]
                                                               an Optuna study, K = 1 vs K = 64 (GPU row)
 
 Grid search: scikit-learn's digits, a grid of 3 alphas x 3 learning rates x 5 folds of
 the lecture's network (50 relu units, sgd with Nesterov momentum, max_iter 50, early
-stopping, random_state 1), run as a whole process by (a) `jaxann.model_selection.
+stopping, random_state 1) -- or with --grid 4x4, 4 alphas x 4 learning rates x 5 folds
+and max_iter 200, a search that takes scikit-learn about twice as long -- run as a whole
+process by (a) `jaxann.model_selection.
 GridSearchCV` over jaxann's MLPClassifier, (b) scikit-learn's GridSearchCV over jaxann's
 MLPClassifier (each fit alone), (c) scikit-learn's GridSearchCV over scikit-learn's
 MLPClassifier, each with every --n-jobs given; alternated, each jaxann process first
@@ -45,9 +48,9 @@ GridSearchCV = __import__(SEARCHER, fromlist=["GridSearchCV"]).GridSearchCV
 MLPClassifier = __import__(ESTIMATOR, fromlist=["MLPClassifier"]).MLPClassifier
 X, y = load_digits(return_X_y=True)
 X = X / 16.0
-mlp = MLPClassifier(hidden_layer_sizes=(50,), solver="sgd", max_iter=50, early_stopping=True, random_state=1,
-                    **EXTRA)
-grid = {"alpha": [1e-4, 1e-3, 1e-2], "learning_rate_init": [0.1, 0.03, 0.01]}
+mlp = MLPClassifier(hidden_layer_sizes=(50,), solver="sgd", max_iter=MAX_ITER, early_stopping=True,
+                    random_state=1, **EXTRA)
+grid = {"alpha": ALPHAS, "learning_rate_init": RATES}
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     search = GridSearchCV(mlp, grid, cv=5, n_jobs=N_JOBS).fit(X, y)
@@ -59,6 +62,9 @@ SYSTEMS = {  # name: (the search's module, the estimator's module, the estimator
     "scikit-learn GridSearchCV, jaxann MLPClassifier": ("sklearn.model_selection", "jaxann", {}),
     "scikit-learn GridSearchCV, scikit-learn MLPClassifier": ("sklearn.model_selection", "sklearn.neural_network", {}),
 }
+# --grid: (alphas, learning rates, max_iter)
+GRIDS = {"3x3": ([1e-4, 1e-3, 1e-2], [0.1, 0.03, 0.01], 50),
+         "4x4": ([1e-4, 1e-3, 1e-2, 1e-1], [0.1, 0.03, 0.01, 0.003], 200)}
 # --float32: jaxann's fast path on these float64 pixels, beside the drop-in
 FLOAT32 = {"jaxann GridSearchCV, jaxann MLPClassifier(dtype='float32')":
            ("jaxann.model_selection", "jaxann", {"dtype": "float32"})}
@@ -105,7 +111,9 @@ def grid_search(args) -> dict:
     with tempfile.TemporaryDirectory() as root:
         for _ in range(args.repeat):
             for name, system in compared.items():  # alternated, one of each per round
-                command = [sys.executable, "-c", f"SYSTEM = {system!r}\n" + SEARCH]
+                alphas, rates, max_iter = GRIDS[args.grid]
+                command = [sys.executable, "-c", f"SYSTEM = {system!r}\nALPHAS, RATES, MAX_ITER = {alphas!r}, "
+                           f"{rates!r}, {max_iter}\n" + SEARCH]
                 if system[1] == "jaxann":
                     store = dict(env, JAXANN_COMPILE_CACHE=tempfile.mkdtemp(dir=root))  # this run's own
                     runs[name].append(timed(command, store))  # an empty store: the first run
@@ -113,7 +121,9 @@ def grid_search(args) -> dict:
                 else:
                     runs[name].append(timed(command, env))
     reference = statistics.median(s for s, _ in runs[list(compared)[-1]])
-    print(f"| {'system (digits, 3 x 3 grid x 5 folds, max_iter 50)':<65} | first run s | later runs s | best score |")
+    alphas, rates, max_iter = GRIDS[args.grid]
+    what = f"system (digits, {len(alphas)} x {len(rates)} grid x 5 folds, max_iter {max_iter})"
+    print(f"| {what:<65} | first run s | later runs s | best score |")
     print(f"| {'-' * 65} | ----------- | ------------ | ---------- |")
     table = {}
     for name in compared:
@@ -123,7 +133,7 @@ def grid_search(args) -> dict:
         print(f"| {name:<65} | {first:.2f} ({first / reference:.2f}x) | {cell} | {runs[name][-1][1]} |")
         table[name] = {"first_run_s": first, "later_runs_s": again, "output": runs[name][-1][1],
                        "first_runs": [s for s, _ in runs[name]], "later_runs": [s for s, _ in later.get(name, [])]}
-    return {"grid_search": table}
+    return {"grid_search": table, "grid": args.grid}
 
 
 def study(args) -> dict:
@@ -154,6 +164,8 @@ def main(argv=None) -> int:
                         help="the searches' n_jobs to compare (each system runs with each)")
     parser.add_argument("--float32", action="store_true",
                         help="also jaxann's search with MLPClassifier(dtype='float32'), the fast path")
+    parser.add_argument("--grid", choices=sorted(GRIDS), default="3x3",
+                        help="the grid search's size: 3x3 (max_iter 50) or 4x4 (max_iter 200)")
     parser.add_argument("--trials", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--k", type=int, nargs="+", default=[1, 64], help="trials per program to compare")
