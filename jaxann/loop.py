@@ -280,12 +280,25 @@ class Round:
     data: tuple  # (x, t, sample_weight or None, x_divisor or None), placed
     n: int
     labels: bool
-    orders: Callable  # orders(members, ahead) -> the rows of each model's epoch + ahead: (n,), or (K, n) stacked
-    score: Callable | None = None  # score(params) -> (K validation scores, K losses); None: no validation set
+    # orders(members, ahead) -> the rows of each member's epoch + ahead, on the host: (n,) for
+    # one model, (K, n) stacked (any for a member that is done)
+    orders: Callable
+    # score(params, models) -> (validation scores, losses) of the program's models: params
+    # stacked for `models`, the members they are (indices into run_epochs' members); None:
+    # no validation set
+    score: Callable | None = None
     # whether the next round's orders may be drawn while the device runs this one (they
     # must not consume a random stream: the next round may never come)
     ahead: bool = False
     sizes: tuple | None = None  # each model's real rows per epoch (<= n); None: n each
+
+
+# A stacked program is compacted into one of its models still training once they fill at
+# most 1/COMPACT_AT of its slots (a stopped model's slot costs a CPU what a training one
+# does) and at least COMPACT_EPOCHS x n_iter_no_change epochs may remain: the smaller
+# program is a compilation of its own, which that many epochs repay
+COMPACT_AT = 4
+COMPACT_EPOCHS = 2
 
 
 def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, rounds: Round, callback=None):
@@ -295,23 +308,34 @@ def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, ro
     updated in place; state and best (the best validation parameters, or None) are K
     models' arrays as `stack` holds them. callback(state, best) runs after each round in
     which some model trained. Returns (state, best).
+
+    Stacked, the program's models are at first the K members; when most have stopped it is
+    compacted (`_compact`) to those still training: a program of fewer models, the stopped
+    ones' arrays kept on the host, and from then on state and best (for the callback, and
+    returned) are every member's on the host. The same members stop at the same epochs in
+    any run, so a run compacts at the same rounds as any other.
     """
     if all(m.done for m in members):
         return state, best
-    rows = rounds.orders(members, 0)
-    active = stack.placement.feed(np.array([not m.done for m in members]))
-    args = (state, *rounds.data, rows) + ((active,) if stack.stacked else ())
-    epoch, _ = compiled_epoch(config, rounds.n, args, stack.placement.batch_sharding, models=stack.stacked)
+    models = list(range(len(members)))  # the member each of the program's models is
+    everyone = None  # once compacted: every member's (state, best) on the host
+    epoch, ahead = None, None
     while not all(m.done for m in members):
         t_round = time.perf_counter()
-        training = [not m.done for m in members]
+        rows = ahead if ahead is not None else rounds.orders(members, 0)
+        args = (state, *rounds.data, stack.placement.feed(rows[models] if stack.stacked else rows))
+        if stack.stacked:
+            args += (stack.placement.feed(np.array([not members[i].done for i in models])),)
+        if epoch is None:
+            epoch, _ = compiled_epoch(config, rounds.n, args, stack.placement.batch_sharding, models=stack.stacked)
+        training = [not members[i].done for i in models]
         try:
             new, packed = epoch(*args)
         except Exception:
             # under jax_debug_nans the compiled epoch itself stops at a NaN: replay it op by op
             # to name the operation (FloatingPointError), else let the error out as it came
             if not stack.stacked:
-                _replay_for_nans(config, rounds.n, stack.placement, state, rounds.data, rows)
+                _replay_for_nans(config, rounds.n, stack.placement, state, rounds.data, args[-1])
             raise
         # while the device runs the round: the next one's orders, for the models that go on
         ahead = rounds.orders(members, 1) if rounds.ahead else None
@@ -322,34 +346,74 @@ def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, ro
         # parameters are not worth scoring; a stacked one's are its last finite ones)
         finite = [t and not divergence(float(loss), bool(ok), 0)
                   for t, loss, ok in zip(training, metrics.loss, metrics.finite)]
-        scores, losses = rounds.score(new.params) if rounds.score is not None and any(finite) else (None, None)
+        scores, losses = rounds.score(new.params, models) if rounds.score is not None and any(finite) \
+            else (None, None)
         seconds = time.perf_counter() - t_round
-        improved, keep, lrs = [], [], []
-        rates = [m.lr for m in members]
-        for i, m in enumerate(members):
-            good = False
-            if training[i]:
-                score, loss = (None, None) if scores is None else (float(scores[i]), float(losses[i]))
+        improved, keep, lrs, rates = [], [], [], []
+        for j, i in enumerate(models):
+            m, good = members[i], False
+            rates.append(m.lr)
+            if training[j]:
+                score, loss = (None, None) if scores is None else (float(scores[j]), float(losses[j]))
                 n = rounds.n if rounds.sizes is None else rounds.sizes[i]
-                good = m.after_epoch(Metrics(*(field[i] for field in metrics)), score, n, rounds.labels, seconds, loss)
+                good = m.after_epoch(Metrics(*(field[j] for field in metrics)), score, n, rounds.labels, seconds, loss)
             improved.append(good)
-            keep.append(training[i] and not m.diverged)
+            keep.append(training[j] and not m.diverged)
             lrs.append(m.lr)
         if not stack.stacked and members[0].diverged:
-            _replay_for_nans(config, rounds.n, stack.placement, state, rounds.data, rows)
+            _replay_for_nans(config, rounds.n, stack.placement, state, rounds.data, args[-1])
         state = stack.accept(new, state, keep)
         if rounds.score is not None and any(improved):
             best = stack.keep_best(best, state.params, improved)
         if lrs != rates:
             state = stack.with_rates(state, lrs)
+        if everyone is not None:
+            everyone = _merged(everyone, state, best, models, stack)
         if callback is not None and any(keep):
-            callback(state, best)
-        if all(m.done for m in members):
-            break
-        rows = ahead if ahead is not None else rounds.orders(members, 0)
-        active = stack.placement.feed(np.array([not m.done for m in members]))
-        args = (state, *rounds.data, rows) + ((active,) if stack.stacked else ())
+            callback(*(everyone if everyone is not None else (state, best)))
+        if stack.stacked and _worth_compacting(members, models):
+            everyone = _merged(everyone, state, best, models, stack)
+            models, stack = _compact(members, stack)
+            state, best = (None if tree is None else stack.placement.stack(jax.tree.map(lambda a: a[models], tree))
+                           for tree in everyone)
+            epoch = None  # the smaller program's
+    if everyone is not None:
+        return _merged(everyone, state, best, models, stack)
     return state, best
+
+
+def _worth_compacting(members: list, models: list) -> bool:
+    """Whether the program's models still training fill at most 1/COMPACT_AT of its slots
+    while one of them may train COMPACT_EPOCHS x its n_iter_no_change epochs or more."""
+    going = [members[i] for i in models if not members[i].done]
+    return 0 < len(going) * COMPACT_AT <= len(models) and any(
+        m.config.epochs - m.epoch >= COMPACT_EPOCHS * m.config.n_iter_no_change for m in going)
+
+
+def _compact(members: list, stack: Stack) -> tuple:
+    """The members still training (as many more of the stopped ones as make a multiple of
+    the devices: they stay frozen) and the Stack of a program of that many models."""
+    models = [i for i, m in enumerate(members) if not m.done]
+    devices = stack.placement.devices
+    stopped = [i for i, m in enumerate(members) if m.done]
+    models += stopped[:-len(models) % devices]
+    return models, Stack(True, Placement.models(devices, len(models)))
+
+
+def _merged(everyone, state, best, models: list, stack: Stack) -> tuple:
+    """Every member's (state, best) on the host: everyone's (None: the program's, which holds
+    them all), with the program's models written over their members' entries."""
+    state, best = stack.placement.gather(state), None if best is None else stack.placement.gather(best)
+    if everyone is None:
+        return jax.tree.map(np.array, state), None if best is None else jax.tree.map(np.array, best)
+    all_state, all_best = everyone
+    if best is not None and all_best is None:  # the first best came after the compaction
+        all_best = jax.tree.map(np.array, all_state.params)
+    for whole, part in ((all_state, state), (all_best, best)):
+        if part is not None:
+            for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(part)):
+                a[models] = b
+    return all_state, all_best
 
 
 @dataclass(frozen=True)
@@ -428,9 +492,9 @@ def _fit(config: TrainConfig, inputs: _Inputs, resume: Progress, callback) -> Fi
     score = None
     if validation is not None:
         score_of = validation.scorer(config)
-        score = lambda params: tuple([v] for v in score_of(placement.local(params)))  # noqa: E731
+        score = lambda params, models: tuple([v] for v in score_of(placement.local(params)))  # noqa: E731
     rounds = Round(data, n, inputs.y.ndim == 1,
-                   lambda members, ahead: placement.feed(inputs.order(members[0].epoch + ahead)), score)
+                   lambda members, ahead: inputs.order(members[0].epoch + ahead), score)
 
     def after_round(state, best):
         callback(member.progress(state, best))

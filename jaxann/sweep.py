@@ -380,13 +380,13 @@ def _train(group: Group, x, y, n_out, sample_weight, x_divisor, devices, after_r
                 continue
             order = epoch_order(m.config.seed, m.epoch + ahead, n_train, m.config.shuffle)
             rows.append(order if group.train_rows is None else group.train_rows[i][order].astype(np.int32))
-        return placement.feed(np.stack(rows))
+        return np.stack(rows)
 
     score = None
     if group.val_rows is not None:
         scorer = _scorer(group, x, y, sample_weight, x_divisor, put)
-        score = lambda params: scorer.measures(params, group.val_rows, models=True,  # noqa: E731
-                                               feed=placement.feed, gather=placement.gather)
+        score = lambda params, models: scorer.measures(params, group.val_rows[models], models=True,  # noqa: E731
+                                                       feed=placement.feed, gather=placement.gather)
     rounds = Round(data, n_train, y.ndim == 1, orders, score, ahead=True)
     best = None if group.best is None else placement.stack(group.best)
     group.state, group.best = run_epochs(config, records, placement.stack(group.state), best,

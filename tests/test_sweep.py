@@ -205,6 +205,26 @@ def test_models_split_over_host_devices_equal_one_device(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_compacted_program_over_host_devices_equals_one_device(tmp_path):
+    # 8 models, 6 of which stop after 3 epochs (tol 2 or more): the 2 still training go on in a
+    # program of 4 models over the 4 devices (2 stopped ones pad it), then of 2 on one device
+    common = ["--seeds", "1,2", "--tol", "10,5,2,0", "--n-iter-no-change", "1", "--hidden", "16", "--epochs", "12",
+              "--validation-fraction", "0.2"]
+    one = run_sweep(*common, "--metrics", str(tmp_path / "one.json"))
+    four = run_sweep(*common, "--devices", "4", "--metrics", str(tmp_path / "four.json"), devices=4)
+    assert one.returncode == 0 and four.returncode == 0, (one.stderr, four.stderr)
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("one.json", "four.json"))
+    epochs = sorted(len(x["loss_curve"]) for x in a)
+    assert epochs[:6] == [3] * 6 and min(epochs[6:]) >= 10, epochs  # compacted after the third
+    assert a[0]["compiled"].count("epoch") == b[0]["compiled"].count("epoch") == 2
+    for x, y in zip(a, b):
+        # float32, each model's arithmetic on one device either way
+        np.testing.assert_allclose(x["loss_curve"], y["loss_curve"], rtol=1e-6)
+        np.testing.assert_allclose(x["history"]["validation_score"], y["history"]["validation_score"], rtol=1e-6)
+        assert x["stopped"] == y["stopped"] and abs(x["test_accuracy"] - y["test_accuracy"]) <= 0.005
+
+
+@pytest.mark.slow
 def test_two_processes_share_one_sweep(tmp_path):
     from test_placement import free_port
 

@@ -187,8 +187,8 @@ def _first(history: History, epochs: int) -> History:
 
 
 def _validation_scores(estimators, plans, data, rows, placement):
-    """params (K stacked models) -> (each model's early-stopping score, each model's
-    validation loss) on its held-out rows: one compiled call gives every model's a^L and
+    """(params, models) -> (each model's early-stopping score, each model's validation
+    loss) on its held-out rows, params stacked for the plans numbered `models`: one compiled call gives every model's a^L and
     loss (`validation_outputs` on the placed data: the rows, target rows and weights the
     models train on), each estimator scores its own (`_score_outputs`, as its fit alone
     does)."""
@@ -203,11 +203,10 @@ def _validation_scores(estimators, plans, data, rows, placement):
     x, t, weights = data[:3]
     loss = first._loss_name()
 
-    def score(params):
-        a, losses = validation_outputs(params, x, t, weights, activation, link, loss, rows=val_rows,
+    def score(params, models):
+        a, losses = validation_outputs(params, x, t, weights, activation, link, loss, rows=val_rows[models],
                                        gather=placement.gather)
-        scores = [est._score_outputs(a[k], y_val, w_val) for k, (est, (y_val, w_val))
-                  in enumerate(zip(estimators, held))]
+        scores = [estimators[i]._score_outputs(a[k], *held[i]) for k, i in enumerate(models)]
         return scores, [float(v) for v in losses]
 
     return score
