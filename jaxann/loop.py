@@ -9,9 +9,10 @@ between rounds it scores the validation sets and, model by model (`Member.after_
 records the history and consults the stopping rule and the learning-rate schedule
 (`jaxann.rules`). A single fit is K = 1 with an unstacked state (`fit`); a sweep
 (`jaxann.sweep`) is K stacked models, vmapped, each frozen once it stops while the others
-go on. Everything a run carries from one epoch to the next is a `Progress`, which `fit`
-never mutates: it returns a new one (in `FitResult.progress`), and hands each epoch's,
-with a history of its own, to `callback`.
+go on, and compacted into a smaller program once most have stopped. Everything a run
+carries from one epoch to the next is a `Progress`, which `fit` never mutates: it returns
+a new one (in `FitResult.progress`), and hands each epoch's, with a history of its own,
+to `callback`.
 """
 
 from __future__ import annotations
