@@ -217,17 +217,18 @@ SWEEP_FORMAT = "jaxann-sweep-checkpoint-2"
 def save_sweep(path, progress) -> Path:
     """Write a sweep's `jaxann.sweep.SweepProgress` to path (.npz), atomically: every
     program's stacked arrays (state, best validation parameters) and, as JSON, the member
-    configs and each model's record (epochs, history, samples seen, stopping memory,
-    learning rate)."""
+    configs, each model's record (epochs, history, samples seen, stopping memory, learning
+    rate) and the records a compacted program holds."""
     arrays, groups = {}, []
     for g, saved in enumerate(progress.groups):
         if saved is None:
             groups.append(None)
             continue
-        indices, records, state, best = saved
+        indices, records, state, best, program = saved
         arrays.update({f"g{g}_leaf_{i}": np.asarray(a) for i, a in enumerate(jax.tree.leaves((state, best)))})
         groups.append({
             "indices": list(indices),
+            "program": None if program is None else [int(p) for p in program],
             "sizes": [int(np.shape(state.params[0]["W"])[1])] + [int(np.shape(layer["W"])[2]) for layer in state.params],
             "has_best": best is not None,
             "records": [{"epoch": r.epoch, "history": r.history.to_dict(), "samples_seen": r.samples_seen,
@@ -266,7 +267,10 @@ def load_sweep(path):
                 raise ValueError(f"the arrays of program {g + 1} do not fit {K} networks "
                                  f"{'-'.join(map(str, sizes))}")
             state, best = jax.tree.unflatten(treedef, leaves)
-            groups.append((indices, records, state, best))
+            program = saved.get("program")  # absent from checkpoints older than compaction
+            if program is not None and not all(isinstance(p, int) and p >= 0 for p in program):
+                raise ValueError(f"program {g + 1}'s compacted models {program!r} are not record numbers")
+            groups.append((indices, records, state, best, program))
         if arrays:
             raise ValueError(f"arrays {sorted(arrays)[:3]} belong to no program")
     except CheckpointError:

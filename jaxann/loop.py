@@ -302,24 +302,34 @@ COMPACT_AT = 4
 COMPACT_EPOCHS = 2
 
 
-def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, rounds: Round, callback=None):
+def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, rounds: Round, callback=None,
+               models: list | None = None):
     """Train the models until each is done: the one epoch loop of `fit` and of sweeps.
 
     config gives the program (every member shares its program fields); members are
     updated in place; state and best (the best validation parameters, or None) are K
-    models' arrays as `stack` holds them. callback(state, best) runs after each round in
-    which some model trained. Returns (state, best).
+    models' arrays as `stack` holds them. callback(state, best, models) runs after each
+    round in which some model trained. Returns (state, best).
 
-    Stacked, the program's models are at first the K members; when most have stopped it is
-    compacted (`_compact`) to those still training: a program of fewer models, the stopped
-    ones' arrays kept on the host, and from then on state and best (for the callback, and
-    returned) are every member's on the host. The same members stop at the same epochs in
-    any run, so a run compacts at the same rounds as any other.
+    Stacked, the program's models are at first the K members (or `models`, the member
+    indices a checkpoint's program held, when it holds every member still training); once
+    most have stopped it is compacted (`_compact`) to those still training: a program of
+    fewer models, the stopped ones' arrays kept on the host. From then on the callback's
+    and the returned state and best are every member's, on the host, and the callback's
+    `models` names the program's (a checkpoint keeps them: a resumed run goes on in the
+    same program). Compactions depend only on which members have stopped, so every run
+    of the same inputs, resumed or not, compacts at the same rounds.
     """
     if all(m.done for m in members):
         return state, best
-    models = list(range(len(members)))  # the member each of the program's models is
     everyone = None  # once compacted: every member's (state, best) on the host
+    going = {i for i, m in enumerate(members) if not m.done}
+    if not (stack.stacked and models is not None and going <= set(models) and max(models) < len(members)
+            and len(models) < len(members) and len(models) % stack.placement.devices == 0):
+        models = list(range(len(members)))  # the member each of the program's models is
+    else:
+        everyone, stack = _merged(None, state, best, None, stack), _restacked(stack, len(models))
+        state, best = _taken(everyone, models, stack)
     epoch, ahead = None, None
     while not all(m.done for m in members):
         t_round = time.perf_counter()
@@ -368,53 +378,72 @@ def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, ro
             best = stack.keep_best(best, state.params, improved)
         if lrs != rates:
             state = stack.with_rates(state, lrs)
-        if everyone is not None:
-            everyone = _merged(everyone, state, best, models, stack)
         if callback is not None and any(keep):
-            callback(*(everyone if everyone is not None else (state, best)))
-        if stack.stacked and _worth_compacting(members, models):
+            whole = (state, best) if everyone is None else _merged(everyone, state, best, models, stack)
+            callback(*whole, list(models))
+        if stack.stacked and _worth_compacting(members, models, stack.placement.devices):
             everyone = _merged(everyone, state, best, models, stack)
-            models, stack = _compact(members, stack)
-            state, best = (None if tree is None else stack.placement.stack(jax.tree.map(lambda a: a[models], tree))
-                           for tree in everyone)
+            models = _compacted(members, stack.placement.devices)
+            stack = _restacked(stack, len(models))
+            state, best = _taken(everyone, models, stack)
             epoch = None  # the smaller program's
     if everyone is not None:
         return _merged(everyone, state, best, models, stack)
     return state, best
 
 
-def _worth_compacting(members: list, models: list) -> bool:
-    """Whether the program's models still training fill at most 1/COMPACT_AT of its slots
-    while one of them may train COMPACT_EPOCHS x its n_iter_no_change epochs or more."""
+def _padded_count(going: int, devices: int) -> int:
+    return -(-going // devices) * devices
+
+
+def _worth_compacting(members: list, models: list, devices: int) -> bool:
+    """Whether a program of the members still training (padded to a multiple of the
+    devices) would fill at most 1/COMPACT_AT of this one's slots while one of them may
+    train COMPACT_EPOCHS x its n_iter_no_change epochs or more."""
     going = [members[i] for i in models if not members[i].done]
-    return 0 < len(going) * COMPACT_AT <= len(models) and any(
+    return 0 < _padded_count(len(going), devices) * COMPACT_AT <= len(models) and any(
         m.config.epochs - m.epoch >= COMPACT_EPOCHS * m.config.n_iter_no_change for m in going)
 
 
-def _compact(members: list, stack: Stack) -> tuple:
-    """The members still training (as many more of the stopped ones as make a multiple of
-    the devices: they stay frozen) and the Stack of a program of that many models."""
-    models = [i for i, m in enumerate(members) if not m.done]
-    devices = stack.placement.devices
+def _compacted(members: list, devices: int) -> list:
+    """The members still training, then as many of the stopped ones (the first) as make a
+    multiple of the devices: they stay frozen."""
+    going = [i for i, m in enumerate(members) if not m.done]
     stopped = [i for i, m in enumerate(members) if m.done]
-    models += stopped[:-len(models) % devices]
-    return models, Stack(True, Placement.models(devices, len(models)))
+    return going + stopped[:_padded_count(len(going), devices) - len(going)]
 
 
-def _merged(everyone, state, best, models: list, stack: Stack) -> tuple:
-    """Every member's (state, best) on the host: everyone's (None: the program's, which holds
-    them all), with the program's models written over their members' entries."""
+def _restacked(stack: Stack, K: int) -> Stack:
+    """A Stack of K models over stack's devices."""
+    return Stack(True, Placement.models(stack.placement.devices, K))
+
+
+def _taken(everyone, models: list, stack: Stack) -> tuple:
+    """The (state, best) of a program of `models`, from every member's on the host."""
+    return tuple(None if tree is None else stack.placement.stack(jax.tree.map(lambda a: a[models], tree))
+                 for tree in everyone)
+
+
+def _merged(everyone, state, best, models, stack: Stack) -> tuple:
+    """Every member's (state, best) as new host arrays: the program's (everyone None: it
+    holds them all), or everyone's with the program's models written over their members'."""
     state, best = stack.placement.gather(state), None if best is None else stack.placement.gather(best)
     if everyone is None:
         return jax.tree.map(np.array, state), None if best is None else jax.tree.map(np.array, best)
     all_state, all_best = everyone
     if best is not None and all_best is None:  # the first best came after the compaction
-        all_best = jax.tree.map(np.array, all_state.params)
+        all_best = all_state.params
+    merged = []
     for whole, part in ((all_state, state), (all_best, best)):
-        if part is not None:
-            for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(part)):
-                a[models] = b
-    return all_state, all_best
+        if part is None:
+            merged.append(whole)
+            continue
+        def written(a, b):
+            a = np.array(a)
+            a[models] = b
+            return a
+        merged.append(jax.tree.map(written, whole, part))
+    return tuple(merged)
 
 
 @dataclass(frozen=True)
@@ -497,7 +526,7 @@ def _fit(config: TrainConfig, inputs: _Inputs, resume: Progress, callback) -> Fi
     rounds = Round(data, n, inputs.y.ndim == 1,
                    lambda members, ahead: inputs.order(members[0].epoch + ahead), score)
 
-    def after_round(state, best):
+    def after_round(state, best, models):
         callback(member.progress(state, best))
 
     fit_start = time.perf_counter()

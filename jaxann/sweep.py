@@ -156,6 +156,7 @@ class Group:
     best: object  # stacked best validation parameters, or None
     train_rows: np.ndarray | None  # (K, n_train) row numbers, None: every row
     val_rows: np.ndarray | None  # (K, n_val), None: no validation set
+    program: list | None = None  # the records its compacted program holds (`run_epochs`), None: all
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,9 @@ class SweepProgress:
     started yet. `jaxann.checkpoint.save_sweep` writes it."""
 
     configs: list
-    groups: list  # per program: (member indices, records, stacked state, stacked best or None), or None
+    # per program: (member indices, records, stacked state, stacked best or None, the records
+    # its compacted program holds or None for all), or None
+    groups: list
 
 
 @dataclass(frozen=True)
@@ -291,14 +294,16 @@ def fit_many(members: list, x, y, *, n_out: int | None = None, sample_weight=Non
             weights = class_weighted(sample_weight, group.config.class_weight, y)
             groups.append(group)
 
-            def after_round(state, best, group=group):
+            def after_round(state, best, program, group=group):
                 group.state, group.best = state, best
+                group.program = program if len(program) < len(group.members) else None
                 if callback is not None:
                     callback(SweepStep(len(groups) - 1, group.members[:len(group.indices)],
                                        lambda: _progress(members, groups, len(order)), group.indices))
 
             with precision(group.config.dtype):  # a float64 group in float64, whatever the global setting
-                _train(group, x, y, n_out, weights, x_divisor, devices, after_round)
+                # the rounds' arrays are kept for the callback's snapshots, not copied when unwanted
+                _train(group, x, y, n_out, weights, x_divisor, devices, after_round if callback is not None else None)
         fit_seconds = time.perf_counter() - fit_start
         result = _result(members, groups, len(order), fit_seconds)
         train = [math.nan] * len(members)
@@ -338,14 +343,14 @@ def _group(members, indices, x, y, n_out, sample_weight, devices, saved) -> Grou
         train_rows = np.stack([t for t, _ in splits] + [splits[-1][0]] * padding)
         val_rows = np.stack([v for _, v in splits] + [splits[-1][1]] * padding)
     if saved is not None:
-        _, records, state, best = saved
+        _, records, state, best, program = saved
         records = [replace(r, config=replace(r.config, epochs=c.epochs), history=r.history.copy())
                    for r, c in zip(records, configs)]
         records = [replace(r, done=r.diverged or bool(r.history.stopped) or r.epoch >= r.config.epochs)
                    for r in records]
         records += [replace(records[-1], done=True) for _ in range(padding)]
         state, best = _padded(state, padding), None if best is None else _padded(best, padding)
-        return Group(indices, config, records, state, best, train_rows, val_rows)
+        return Group(indices, config, records, state, best, train_rows, val_rows, program)
     sizes = config.sizes(x.shape[1], n_out)
     records = [Member(c, 0, History(), 0, Stopping(), c.lr, done=False) for c in configs]
     records += [Member(configs[-1], 0, History(), 0, Stopping(), configs[-1].lr, done=True) for _ in range(padding)]
@@ -390,7 +395,7 @@ def _train(group: Group, x, y, n_out, sample_weight, x_divisor, devices, after_r
     rounds = Round(data, n_train, y.ndim == 1, orders, score, ahead=True)
     best = None if group.best is None else placement.stack(group.best)
     group.state, group.best = run_epochs(config, records, placement.stack(group.state), best,
-                                         Stack(True, placement), rounds, after_round)
+                                         Stack(True, placement), rounds, after_round, models=group.program)
 
 
 def _scorer(group: Group, x, y, sample_weight, x_divisor, put=jax.device_put) -> Scorer:
@@ -418,7 +423,7 @@ def _progress(members, groups, n_groups) -> SweepProgress:
         records = [replace(r, history=r.history.copy()) for r in g.members[:real]]
         state = jax.tree.map(lambda a: gather(a)[:real], g.state)
         best = None if g.best is None else jax.tree.map(lambda a: gather(a)[:real], g.best)
-        saved.append((list(g.indices), records, state, best))
+        saved.append((list(g.indices), records, state, best, None if g.program is None else list(g.program)))
     return SweepProgress(list(members), saved + [None] * (n_groups - len(groups)))
 
 
