@@ -247,7 +247,7 @@ def test_a_compacted_program_over_host_devices_equals_one_uncompacted(tmp_path):
     assert out["loss"] < 1e-6 and out["params"] < 1e-5, out
 
 
-def test_a_sweep_resumed_after_a_compaction_equals_the_uninterrupted_one_bit_for_bit(digits, tmp_path):
+def test_a_sweep_resumed_after_a_compaction_equals_the_uninterrupted_one_bit_for_bit(digits, tmp_path, fresh_programs):
     members = grid(TrainConfig(hidden=(12,), epochs=10, validation_fraction=0.2, n_iter_no_change=1),
                    seed=[1, 2], tol=[10.0, 5.0, 2.0, 0.0])
     whole = fit_many(members, digits.x_train, digits.y_train)
