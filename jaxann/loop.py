@@ -31,13 +31,12 @@ from jaxann.inputs import check_data, check_order, check_sample_weight, class_we
     stratify_labels
 from jaxann.losses import as_targets
 from jaxann.network import layer_sizes
-from jaxann import compiling
 from jaxann.compiling import counting, precision
 from jaxann.placement import Placement
-from jaxann.program import (Metrics, TrainState, compiled_epoch, epoch_function, initial_state, learning_rate,
-                            set_learning_rate)
+from jaxann.program import Metrics, TrainState, compiled_epoch, epoch_function, initial_state, learning_rate
 from jaxann.rules import Schedule, Stopping, divergence
 from jaxann.scoring import Scorer
+from jaxann.stack import Stack, compacted, merged, restacked, taken, worth_compacting
 
 
 @dataclass
@@ -235,43 +234,6 @@ class Member:
 
 
 @dataclass(frozen=True)
-class Stack:
-    """How the loop reaches its models' arrays: one model's unstacked state (stacked
-    False), or K states stacked along a leading axis and trained by the vmapped epoch,
-    which leaves a model that is done, or whose epoch diverged, as it was."""
-
-    stacked: bool
-    placement: Placement
-
-    def metrics(self, packed) -> Metrics:
-        """The round's Metrics, each field with a leading model axis (K,)."""
-        host = self.placement.gather(packed)
-        return Metrics.unpack(host if self.stacked else np.asarray(host)[None])
-
-    def accept(self, new, old, keep: list):
-        """The state after a round: the program's (stacked: it already froze the models
-        that stopped or diverged), or for one model, the old one unless kept."""
-        return new if self.stacked or keep[0] else old
-
-    def with_rates(self, state: TrainState, lrs: list) -> TrainState:
-        return set_learning_rate(state, np.asarray(lrs) if self.stacked else lrs[0])
-
-    def keep_best(self, best, params, improved: list):
-        """Each model's best parameters: params where the score improved, else best's."""
-        if not self.stacked:
-            return params if improved[0] else best
-        if best is None:
-            return params
-        mask = self.placement.feed(np.asarray(improved))
-        program, _ = compiling.compiled("keep_best", lambda: _select, (mask, params, best))
-        return program(mask, params, best)
-
-
-def _select(mask, new, old):
-    return jax.tree.map(lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)
-
-
-@dataclass(frozen=True)
 class Round:
     """What every round of `run_epochs` reads: the data on the device(s), n row slots per
     epoch (each model's rows, or fewer padded with -1: `sizes`), whether the targets are
@@ -294,14 +256,6 @@ class Round:
     sizes: tuple | None = None  # each model's real rows per epoch (<= n); None: n each
 
 
-# A stacked program is compacted into one of its models still training once they fill at
-# most 1/COMPACT_AT of its slots (a stopped model's slot costs a CPU what a training one
-# does) and at least COMPACT_EPOCHS x n_iter_no_change epochs may remain: the smaller
-# program is a compilation of its own, which that many epochs repay
-COMPACT_AT = 4
-COMPACT_EPOCHS = 2
-
-
 def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, rounds: Round, callback=None,
                models: list | None = None):
     """Train the models until each is done: the one epoch loop of `fit` and of sweeps.
@@ -313,7 +267,7 @@ def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, ro
 
     Stacked, the program's models are at first the K members (or `models`, the member
     indices a checkpoint's program held, when it holds every member still training); once
-    most have stopped it is compacted (`_compact`) to those still training: a program of
+    most have stopped it is compacted (`jaxann.stack`) to those still training: a program of
     fewer models, the stopped ones' arrays kept on the host. From then on the callback's
     and the returned state and best are every member's, on the host, and the callback's
     `models` names the program's (a checkpoint keeps them: a resumed run goes on in the
@@ -328,8 +282,8 @@ def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, ro
             and len(models) < len(members) and len(models) % stack.placement.devices == 0):
         models = list(range(len(members)))  # the member each of the program's models is
     else:
-        everyone, stack = _merged(None, state, best, None, stack), _restacked(stack, len(models))
-        state, best = _taken(everyone, models, stack)
+        everyone, stack = merged(None, state, best, None, stack), restacked(stack, len(models))
+        state, best = taken(everyone, models, stack)
     epoch, ahead = None, None
     while not all(m.done for m in members):
         t_round = time.perf_counter()
@@ -379,71 +333,17 @@ def run_epochs(config: TrainConfig, members: list, state, best, stack: Stack, ro
         if lrs != rates:
             state = stack.with_rates(state, lrs)
         if callback is not None and any(keep):
-            whole = (state, best) if everyone is None else _merged(everyone, state, best, models, stack)
+            whole = (state, best) if everyone is None else merged(everyone, state, best, models, stack)
             callback(*whole, list(models))
-        if stack.stacked and _worth_compacting(members, models, stack.placement.devices):
-            everyone = _merged(everyone, state, best, models, stack)
-            models = _compacted(members, stack.placement.devices)
-            stack = _restacked(stack, len(models))
-            state, best = _taken(everyone, models, stack)
+        if stack.stacked and worth_compacting(members, models, stack.placement.devices):
+            everyone = merged(everyone, state, best, models, stack)
+            models = compacted(members, stack.placement.devices)
+            stack = restacked(stack, len(models))
+            state, best = taken(everyone, models, stack)
             epoch = None  # the smaller program's
     if everyone is not None:
-        return _merged(everyone, state, best, models, stack)
+        return merged(everyone, state, best, models, stack)
     return state, best
-
-
-def _padded_count(going: int, devices: int) -> int:
-    return -(-going // devices) * devices
-
-
-def _worth_compacting(members: list, models: list, devices: int) -> bool:
-    """Whether a program of the members still training (padded to a multiple of the
-    devices) would fill at most 1/COMPACT_AT of this one's slots while one of them may
-    train COMPACT_EPOCHS x its n_iter_no_change epochs or more."""
-    going = [members[i] for i in models if not members[i].done]
-    return 0 < _padded_count(len(going), devices) * COMPACT_AT <= len(models) and any(
-        m.config.epochs - m.epoch >= COMPACT_EPOCHS * m.config.n_iter_no_change for m in going)
-
-
-def _compacted(members: list, devices: int) -> list:
-    """The members still training, then as many of the stopped ones (the first) as make a
-    multiple of the devices: they stay frozen."""
-    going = [i for i, m in enumerate(members) if not m.done]
-    stopped = [i for i, m in enumerate(members) if m.done]
-    return going + stopped[:_padded_count(len(going), devices) - len(going)]
-
-
-def _restacked(stack: Stack, K: int) -> Stack:
-    """A Stack of K models over stack's devices."""
-    return Stack(True, Placement.models(stack.placement.devices, K))
-
-
-def _taken(everyone, models: list, stack: Stack) -> tuple:
-    """The (state, best) of a program of `models`, from every member's on the host."""
-    return tuple(None if tree is None else stack.placement.stack(jax.tree.map(lambda a: a[models], tree))
-                 for tree in everyone)
-
-
-def _merged(everyone, state, best, models, stack: Stack) -> tuple:
-    """Every member's (state, best) as new host arrays: the program's (everyone None: it
-    holds them all), or everyone's with the program's models written over their members'."""
-    state, best = stack.placement.gather(state), None if best is None else stack.placement.gather(best)
-    if everyone is None:
-        return jax.tree.map(np.array, state), None if best is None else jax.tree.map(np.array, best)
-    all_state, all_best = everyone
-    if best is not None and all_best is None:  # the first best came after the compaction
-        all_best = all_state.params
-    merged = []
-    for whole, part in ((all_state, state), (all_best, best)):
-        if part is None:
-            merged.append(whole)
-            continue
-        def written(a, b):
-            a = np.array(a)
-            a[models] = b
-            return a
-        merged.append(jax.tree.map(written, whole, part))
-    return tuple(merged)
 
 
 @dataclass(frozen=True)

@@ -46,11 +46,12 @@ from jaxann.config import TrainConfig, parse_class_weight, parse_dropout
 from jaxann.config import differing as config_differing
 from jaxann.errors import JaxannError
 from jaxann.inputs import check_data, check_sample_weight, class_weighted, stratify_labels, validation_rows
-from jaxann.loop import History, Member, Round, Stack, epoch_order, run_epochs
+from jaxann.loop import History, Member, Round, epoch_order, run_epochs
 from jaxann.losses import as_targets
 from jaxann.placement import Placement, gather
 from jaxann.program import initial_states
 from jaxann.rules import Stopping
+from jaxann.stack import Stack
 from jaxann.scoring import Scorer
 
 FIELDS = {f.name for f in fields(TrainConfig)}

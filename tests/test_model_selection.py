@@ -151,10 +151,10 @@ def test_a_program_whose_models_mostly_stopped_is_compacted(digits, x64, fresh_p
     curve and validation scores to 1e-12, weights to 1e-12 (float64 rounding in the
     batched program's fusions), epochs and the invscaling clock t_ (each fit's own rows:
     they differ by a few) exactly."""
-    from jaxann import compiling, loop
+    from jaxann import compiling, stack
     from jaxann.estimators.batch import fit_together
 
-    monkeypatch.setattr(loop, "COMPACT_AT", compact_at)
+    monkeypatch.setattr(stack, "COMPACT_AT", compact_at)
     X, y = digits
     mlp = MLPClassifier(hidden_layer_sizes=(12,), solver="sgd", learning_rate="invscaling", learning_rate_init=0.5,
                         batch_size=200, early_stopping=True, tol=0.0, n_iter_no_change=5, random_state=0)

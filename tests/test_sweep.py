@@ -207,7 +207,7 @@ def test_models_split_over_host_devices_equal_one_device(tmp_path):
 COMPACTED = r"""
 import json, sys
 import numpy as np
-from jaxann import loop
+from jaxann import stack
 from jaxann.config import TrainConfig
 from jaxann.data import load
 from jaxann.sweep import fit_many, grid
@@ -217,7 +217,7 @@ digits = load("digits")
 members = grid(TrainConfig(hidden=(16,), epochs=12, validation_fraction=0.2, n_iter_no_change=1),
                seed=[1, 2, 3], tol=[10.0, 5.0, 2.0, 1.0, 0.0])
 on = fit_many(members, digits.x_train, digits.y_train, devices=4)
-loop.COMPACT_AT = 10 ** 9
+stack.COMPACT_AT = 10 ** 9
 off = fit_many(members, digits.x_train, digits.y_train)
 print(json.dumps({
     "compiled": [on.compiled.count("epoch"), off.compiled.count("epoch")],

@@ -35,9 +35,10 @@ import numpy as np
 from jaxann.compiling import precision
 from jaxann.estimators.base import Plan, _BaseMLP
 from jaxann.inputs import check_sample_weight
-from jaxann.loop import FitResult, History, Member, Round, Stack, run_epochs
+from jaxann.loop import FitResult, History, Member, Round, run_epochs
 from jaxann.placement import Placement
 from jaxann.predict import validation_outputs
+from jaxann.stack import Stack
 
 
 @dataclass
