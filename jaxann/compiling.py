@@ -176,12 +176,12 @@ def compiled(name: str, build, args: tuple, key=()):
         if full_key in _KEPT:
             _KEPT.move_to_end(full_key)
             return _KEPT[full_key], 0.0
-    folder = program_store.store_folder()
+    folder, device = program_store.store_folder(), _device()
     key = program_store.store_key(folder) if folder else None
     storable = key and not user and not any(_placement(a) is not None for a in leaves) \
         and not (jax.config.jax_debug_nans or jax.config.jax_debug_infs)
-    path = program_store.stored_path(folder, name, full_key, _device()) if storable else None
-    program = program_store.load(path, key, _device()) if path else None
+    path = program_store.stored_path(folder, name, full_key, device) if storable else None
+    program = program_store.load(path, key, device) if path else None
     seconds = 0.0
     if program is not None:
         for ledger in _LEDGERS.get():

@@ -90,7 +90,7 @@ def check_order(rows, k: int, n: int) -> np.ndarray:
     if not indices or (n and not 0 <= rows.min() <= rows.max() < n):
         raise JaxannError(f"order({k}) gave {rows.dtype} rows of shape {rows.shape}; "
                           f"expected ({n},) row indices 0..{n - 1}")
-    return rows.astype(np.int32)
+    return rows.astype(np.int32, copy=False)  # an int32 order as it came: no copy every epoch
 
 
 def check_sample_weight(sample_weight, n: int) -> np.ndarray | None:

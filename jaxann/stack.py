@@ -112,14 +112,14 @@ def merged(everyone, state, best, models, stack: Stack) -> tuple:
     all_state, all_best = everyone
     if best is not None and all_best is None:  # the first best came after the compaction
         all_best = all_state.params
-    merged = []
-    for whole, part in ((all_state, state), (all_best, best)):
-        if part is None:
-            merged.append(whole)
-            continue
-        def written(a, b):
-            a = np.array(a)
-            a[models] = b
-            return a
-        merged.append(jax.tree.map(written, whole, part))
-    return tuple(merged)
+    return _written(all_state, state, models), None if best is None else _written(all_best, best, models)
+
+
+def _written(whole, part, models: list):
+    """A copy of the tree whole with part's models written over its entries `models`."""
+    def write(a, b):
+        a = np.array(a)
+        a[models] = b
+        return a
+
+    return jax.tree.map(write, whole, part)

@@ -51,8 +51,8 @@ from jaxann.losses import as_targets
 from jaxann.placement import Placement, gather
 from jaxann.program import initial_states
 from jaxann.rules import Stopping
-from jaxann.stack import Stack
 from jaxann.scoring import Scorer
+from jaxann.stack import Stack
 
 FIELDS = {f.name for f in fields(TrainConfig)}
 

@@ -189,10 +189,10 @@ def _first(history: History, epochs: int) -> History:
 
 def _validation_scores(estimators, plans, data, rows, placement):
     """(params, models) -> (each model's early-stopping score, each model's validation
-    loss) on its held-out rows, params stacked for the plans numbered `models`: one compiled call gives every model's a^L and
-    loss (`validation_outputs` on the placed data: the rows, target rows and weights the
-    models train on), each estimator scores its own (`_score_outputs`, as its fit alone
-    does)."""
+    loss) on its held-out rows, params stacked for the plans numbered `models`: one
+    compiled call gives every model's a^L and loss (`validation_outputs` on the placed
+    data: the rows, target rows and weights the models train on), each estimator scores
+    its own (`_score_outputs`, as its fit alone does)."""
     val_rows = np.stack([rows(p, p.val) for p in plans])
     held = []
     for estimator, plan in zip(estimators, plans):
